@@ -1,0 +1,368 @@
+"""Image I/O, resizing, tensor conversion, colour tools and region masks.
+
+Everything that touches pixels outside a network lives here so that every method loads, checks and
+saves images the same way. Tensors are float32 ``[N, 3, H, W]`` in ``[0, 1]`` RGB unless a function says
+otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+
+from .errors import PainterlyError
+from .files import atomic_path
+
+MAX_MEGAPIXELS = 50.0
+"""Images above this many megapixels are refused unless ``allow_large`` is set (``--allow-large``)."""
+
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
+                ".tiff": "TIFF", ".bmp": "BMP"}
+ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
+
+
+@dataclass
+class Picture:
+    """A loaded image: RGB pixels plus the alpha channel, kept aside, if the file had a real one."""
+
+    rgb: Image.Image
+    alpha: Image.Image | None = None
+    path: Path | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.rgb.size
+
+    @property
+    def name(self) -> str:
+        return self.path.stem if self.path else "image"
+
+
+@contextlib.contextmanager
+def _pillow_limit(allow_large: bool) -> Iterator[None]:
+    # Pillow has its own decompression-bomb guard (~179 MP hard error); we check our limit first and
+    # lift Pillow's only when the user asked for large images.
+    old = Image.MAX_IMAGE_PIXELS
+    if allow_large:
+        Image.MAX_IMAGE_PIXELS = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
+
+
+def check_pixels(width: int, height: int, what: str, allow_large: bool = False) -> None:
+    if width <= 0 or height <= 0:
+        raise PainterlyError(f"{what} has zero size ({width}x{height}).")
+    mp = width * height / 1e6
+    if mp > MAX_MEGAPIXELS and not allow_large:
+        raise PainterlyError(
+            f"{what} is {width}x{height} ({mp:.1f} MP), over the {MAX_MEGAPIXELS:.0f} MP limit; "
+            "pass --allow-large to process it anyway."
+        )
+
+
+def _to_rgb_alpha(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    """Convert any Pillow mode to 8-bit RGB, returning the alpha channel separately (None if opaque)."""
+    mode = img.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        # 16-bit / 32-bit greyscale: Pillow's convert("L") clips instead of scaling, so scale ourselves
+        arr = np.asarray(img, dtype=np.float64)
+        if mode == "F" and arr.size and arr.max() <= 1.0:
+            arr = arr * 255.0
+        elif mode.startswith("I;16") or (arr.size and arr.max() > 255):
+            arr = arr / 257.0
+        grey = Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L")
+        return grey.convert("RGB"), None
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        alpha = rgba.getchannel("A")
+        rgb = rgba.convert("RGB")
+        if alpha.getextrema()[0] == 255:
+            alpha = None
+        return rgb, alpha
+    return img.convert("RGB"), None
+
+
+def load_image(path: str | Path, what: str = "image", allow_large: bool = False) -> Picture:
+    """Load an image file as RGB (+ alpha aside), with EXIF orientation applied.
+
+    Raises PainterlyError with one line for: missing file, folder, unreadable/corrupt/non-image file,
+    zero-size image, or more than MAX_MEGAPIXELS without ``allow_large``.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise PainterlyError(f"{what} not found: {p}")
+    if p.is_dir():
+        raise PainterlyError(f"{what} {p} is a folder, not an image file.")
+    with _pillow_limit(allow_large):
+        try:
+            img = Image.open(p)
+        except UnidentifiedImageError:
+            raise PainterlyError(f"{what} {p} is not an image file Pillow can read.") from None
+        except Image.DecompressionBombError:
+            raise PainterlyError(f"{what} {p} is too large to open safely; pass --allow-large.") from None
+        except OSError as exc:
+            raise PainterlyError(f"cannot read {what} {p}: {exc}") from None
+        with img:
+            w, h = img.size
+            check_pixels(w, h, f"{what} {p}", allow_large)
+            try:
+                img.load()
+                img = ImageOps.exif_transpose(img)
+            except (OSError, SyntaxError, ValueError) as exc:
+                raise PainterlyError(f"{what} {p} is truncated or corrupt ({exc}).") from None
+            rgb, alpha = _to_rgb_alpha(img)
+    return Picture(rgb, alpha, p)
+
+
+def save_image(img: Image.Image, path: str | Path, alpha: Image.Image | None = None,
+               quality: int = 95) -> Path:
+    """Save by extension (PNG, JPEG q95, WebP, TIFF, BMP) atomically; alpha re-applied where supported."""
+    p = Path(path)
+    fmt = SAVE_FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise PainterlyError(
+            f"cannot save {p}: unknown extension {p.suffix or '(none)'}; use one of "
+            + ", ".join(sorted(SAVE_FORMATS))
+        )
+    out = img.convert("RGB")
+    if alpha is not None and fmt in ALPHA_FORMATS:
+        out = out.copy()
+        out.putalpha(alpha.resize(out.size, Image.Resampling.BILINEAR) if alpha.size != out.size else alpha)
+    kwargs: dict[str, object] = {}
+    if fmt in ("JPEG", "WEBP"):
+        kwargs["quality"] = quality
+    with atomic_path(p) as tmp:
+        out.save(tmp, format=fmt, **kwargs)
+    return p
+
+
+def resize_long(img: Image.Image, size: int | None) -> Image.Image:
+    """Resize so the long side is ``size`` px (0 or None: unchanged), keeping the aspect ratio."""
+    if not size:
+        return img
+    if size < 0:
+        raise PainterlyError(f"size must be 0 (native) or a positive number of pixels, got {size}.")
+    w, h = img.size
+    scale = size / max(w, h)
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if new == (w, h):
+        return img
+    return img.resize(new, Image.Resampling.LANCZOS)
+
+
+def resize_short(img: Image.Image, size: int | None) -> Image.Image:
+    """Resize so the short side is ``size`` px (the reference AdaIN/SANet tools' convention)."""
+    if not size:
+        return img
+    w, h = img.size
+    scale = size / min(w, h)
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return img if new == (w, h) else img.resize(new, Image.Resampling.LANCZOS)
+
+
+def center_crop(img: Image.Image, size: int) -> Image.Image:
+    w, h = img.size
+    s = min(size, w, h)
+    left, top = (w - s) // 2, (h - s) // 2
+    return img.crop((left, top, left + s, top + s))
+
+
+def to_tensor(img: Image.Image) -> torch.Tensor:
+    """PIL RGB -> float32 tensor [1, 3, H, W] in [0, 1]."""
+    arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).unsqueeze(0)
+
+
+def to_pil(t: torch.Tensor) -> Image.Image:
+    """Tensor [1, 3, H, W] or [3, H, W] in [0, 1] -> PIL RGB (clamped, rounded)."""
+    if t.dim() == 4:
+        if t.shape[0] != 1:
+            raise ValueError(f"to_pil takes one image, got a batch of {t.shape[0]}")
+        t = t[0]
+    arr = (t.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+    return Image.fromarray(arr, "RGB")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Colour: luminance / chroma split and mean-covariance (CORAL) matching
+# ----------------------------------------------------------------------------------------------------
+
+_RGB2YIQ = torch.tensor([[0.299, 0.587, 0.114],
+                         [0.595716, -0.274453, -0.321263],
+                         [0.211456, -0.522591, 0.311135]])
+_RGB2YUV = torch.tensor([[0.299, 0.587, 0.114],
+                         [-0.14713, -0.28886, 0.436],
+                         [0.615, -0.51499, -0.10001]])
+_SPACES = {"yiq": _RGB2YIQ, "yuv": _RGB2YUV}
+
+
+def _space(space: str) -> torch.Tensor:
+    try:
+        return _SPACES[space]
+    except KeyError:
+        raise PainterlyError(f"unknown colour space {space!r}; use yiq or yuv.") from None
+
+
+def rgb_to(x: torch.Tensor, space: str = "yiq") -> torch.Tensor:
+    """RGB [N,3,H,W] -> luminance/chroma [N,3,H,W] (channel 0 = Y)."""
+    m = _space(space).to(x)
+    return torch.einsum("ij,njhw->nihw", m, x)
+
+
+def rgb_from(x: torch.Tensor, space: str = "yiq") -> torch.Tensor:
+    m = torch.linalg.inv(_space(space).double()).to(x)
+    return torch.einsum("ij,njhw->nihw", m, x)
+
+
+def luminance(x: torch.Tensor, space: str = "yiq") -> torch.Tensor:
+    """Luminance replicated to 3 channels, so a network made for RGB can take it (Gatys et al. 2017)."""
+    y = rgb_to(x, space)[:, :1]
+    return y.expand(-1, 3, -1, -1).contiguous()
+
+
+def match_luminance(style_y: torch.Tensor, content_y: torch.Tensor) -> torch.Tensor:
+    """Shift/scale the style's luminance to the content's mean and std (Gatys et al. 2017, eq. 3)."""
+    ms, ss = style_y.mean(), style_y.std()
+    mc, sc = content_y.mean(), content_y.std()
+    return (style_y - ms) * (sc / ss.clamp_min(1e-8)) + mc
+
+
+def combine_luminance(stylised: torch.Tensor, content: torch.Tensor, space: str = "yiq") -> torch.Tensor:
+    """Luminance of ``stylised`` + chroma of ``content`` -> RGB (the content's colours kept exactly)."""
+    s = rgb_to(stylised, space)
+    c = rgb_to(content, space)
+    return rgb_from(torch.cat([s[:, :1], c[:, 1:]], dim=1), space)
+
+
+def _sym_sqrt(cov: torch.Tensor, inverse: bool = False) -> torch.Tensor:
+    vals, vecs = torch.linalg.eigh(cov)
+    vals = vals.clamp_min(1e-10)
+    d = vals.rsqrt() if inverse else vals.sqrt()
+    return vecs @ torch.diag(d) @ vecs.T
+
+
+def coral(source: torch.Tensor, target: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Recolour ``source`` so its per-pixel RGB mean and covariance equal ``target``'s (CORAL).
+
+    x' = Σt^½ Σs^-½ (x - μs) + μt with symmetric matrix square roots; ``eps`` regularises flat images.
+    Works on [1,3,H,W] tensors of any two sizes; the result is not clamped so the statistics are exact.
+    """
+    xs = source[0].reshape(3, -1).double()
+    xt = target[0].reshape(3, -1).double()
+    mu_s, mu_t = xs.mean(1, keepdim=True), xt.mean(1, keepdim=True)
+    eye = torch.eye(3, dtype=torch.float64)
+    cov_s = torch.cov(xs) + eps * eye
+    cov_t = torch.cov(xt) + eps * eye
+    a = _sym_sqrt(cov_t) @ _sym_sqrt(cov_s, inverse=True)
+    out = a @ (xs - mu_s) + mu_t
+    return out.reshape_as(source[0]).unsqueeze(0).to(source.dtype)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Region masks
+# ----------------------------------------------------------------------------------------------------
+
+@dataclass
+class Labels:
+    """A region label map: ``labels[y, x]`` in 0..n-1; region r is painted with colour ``colours[r]``."""
+
+    labels: np.ndarray
+    colours: list[tuple[int, int, int]]
+
+    @property
+    def count(self) -> int:
+        return len(self.colours)
+
+    def resized(self, size: tuple[int, int]) -> Labels:
+        """Nearest-neighbour resize to (width, height)."""
+        if (self.labels.shape[1], self.labels.shape[0]) == size:
+            return self
+        im = Image.fromarray(self.labels.astype(np.uint8), "L").resize(size, Image.Resampling.NEAREST)
+        return Labels(np.asarray(im, dtype=np.int64), self.colours)
+
+    def masks(self, size: tuple[int, int] | None = None) -> torch.Tensor:
+        """One float mask per region, [n, H, W]; resized with area averaging (soft edges) if ``size``."""
+        lab = torch.from_numpy(self.labels)
+        m = torch.stack([(lab == r).float() for r in range(self.count)])
+        if size is not None and (m.shape[2], m.shape[1]) != size:
+            m = torch.nn.functional.interpolate(m[None], size=(size[1], size[0]), mode="area")[0]
+        return m
+
+
+def load_labels(path: str | Path, content_size: tuple[int, int], max_regions: int = 32,
+                min_share: float = 0.002) -> Labels:
+    """Load a label image (one flat colour per region) and fit it to the content's (width, height).
+
+    Regions are the distinct colours, numbered darkest first (black = region 0). Colours covering less
+    than ``min_share`` of the pixels (JPEG noise, anti-aliased edges) are merged into the nearest region.
+    The mask must have the content's aspect ratio (within 1 %); it is resized with nearest neighbour.
+    """
+    pic = load_image(path, what="mask")
+    mw, mh = pic.size
+    cw, ch = content_size
+    if abs((mw / mh) / (cw / ch) - 1.0) > 0.01:
+        raise PainterlyError(
+            f"mask {path} is {mw}x{mh} but the content image is {cw}x{ch}; the mask needs the same size "
+            "(or at least the same aspect ratio)."
+        )
+    arr = np.asarray(pic.rgb, dtype=np.int64)
+    flat = arr.reshape(-1, 3)
+    colours, inverse, counts = np.unique(flat, axis=0, return_inverse=True, return_counts=True)
+    keep = counts >= max(1, math.ceil(min_share * flat.shape[0]))
+    seeds = colours[keep]
+    if len(seeds) > max_regions:
+        raise PainterlyError(
+            f"mask {path} has {len(seeds)} distinct colours; use a PNG with at most {max_regions} flat "
+            "colours, one per region."
+        )
+    luma = seeds @ np.array([299, 587, 114])
+    order = np.lexsort((seeds[:, 2], seeds[:, 1], seeds[:, 0], luma))
+    seeds = seeds[order]
+    # nearest seed for every distinct colour, then map pixels through the inverse index
+    d = ((colours[:, None, :] - seeds[None, :, :]) ** 2).sum(-1)
+    label_of_colour = d.argmin(1)
+    labels = label_of_colour[inverse.reshape(-1)].reshape(mh, mw)
+    out = Labels(labels.astype(np.int64), [tuple(int(v) for v in s) for s in seeds])
+    return out.resized(content_size)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Contact sheets
+# ----------------------------------------------------------------------------------------------------
+
+def contact_sheet(rows: Sequence[Sequence[Image.Image | None]], col_labels: Sequence[str] = (),
+                  row_labels: Sequence[str] = (), cell: int = 256, pad: int = 6) -> Image.Image:
+    """Grid of images (each fitted into ``cell`` px), optional labels above columns / left of rows."""
+    n_rows = len(rows)
+    n_cols = max((len(r) for r in rows), default=0)
+    top = 18 if col_labels else 0
+    left = 110 if row_labels else 0
+    sheet = Image.new("RGB", (left + n_cols * (cell + pad) + pad, top + n_rows * (cell + pad) + pad), "white")
+    draw = ImageDraw.Draw(sheet)
+    for c, label in enumerate(col_labels):
+        draw.text((left + pad + c * (cell + pad) + 2, 3), label[:40], fill="black")
+    for r, row in enumerate(rows):
+        y = top + pad + r * (cell + pad)
+        if r < len(row_labels):
+            draw.text((4, y + cell // 2 - 6), row_labels[r][:17], fill="black")
+        for c, im in enumerate(row):
+            if im is None:
+                continue
+            thumb = im.convert("RGB").copy()
+            thumb.thumbnail((cell, cell), Image.Resampling.LANCZOS)
+            x = left + pad + c * (cell + pad)
+            sheet.paste(thumb, (x + (cell - thumb.width) // 2, y + (cell - thumb.height) // 2))
+    return sheet

@@ -1,0 +1,257 @@
+"""What every stylisation method shares: style specs, common options, the method interface, and the
+pipeline that resizes, preserves colour, applies masks and keeps alpha — the same way for every method.
+
+A method only turns (content tensor, prepared styles, optional labels) into an image tensor. Everything
+users expect to behave identically across methods (``--size``, ``--preserve-color``, ``--mask``, alpha,
+reports) is done here once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from .. import image as im
+from ..device import pick
+from ..errors import PainterlyError
+
+ProgressFn = Callable[[int, int, dict[str, float]], None]
+"""callback(step, total, info) — the web UI uses it; the CLI shows tqdm bars instead."""
+
+PRESERVE_COLOR = ("luminance", "histogram")
+
+
+@dataclass
+class StyleSpec:
+    """One ``--style`` argument: an image (or a method's built-in style name) and its blend weight."""
+
+    source: str
+    weight: float = 1.0
+    picture: im.Picture | None = None   # None for a built-in style of a method (fast's 26 styles)
+
+    @property
+    def name(self) -> str:
+        return self.picture.name if self.picture is not None else str(self.source)
+
+    def with_image(self, rgb: Image.Image) -> StyleSpec:
+        """A copy whose pixels are replaced (colour-preserved versions of the style)."""
+        path = self.picture.path if self.picture else None
+        return StyleSpec(self.source, self.weight, im.Picture(rgb, None, path))
+
+
+def split_weight(text: str) -> tuple[str, float]:
+    """``"a.jpg:0.7"`` -> ("a.jpg", 0.7); ``"a.jpg"`` -> ("a.jpg", 1.0). A file that exists as given wins."""
+    if Path(text).exists() or ":" not in text:
+        return text, 1.0
+    head, _, tail = text.rpartition(":")
+    try:
+        weight = float(tail)
+    except ValueError:
+        return text, 1.0
+    if weight < 0 or weight != weight:
+        raise PainterlyError(f"style weight in {text!r} must be a non-negative number.")
+    return head, weight
+
+
+def normalised_weights(styles: Sequence[StyleSpec]) -> list[float]:
+    """Blend weights normalised to sum to 1 (an error if they are all zero)."""
+    total = sum(s.weight for s in styles)
+    if total <= 0:
+        raise PainterlyError("style weights must not all be zero.")
+    return [s.weight / total for s in styles]
+
+
+@dataclass
+class Common:
+    """Options with the same meaning for every method."""
+
+    size: int | None = None            # long side of the output in px; 0 = native; None = method default
+    style_size: int | None = None      # long side of the style image(s); None = method default
+    steps: int | None = None           # optimisation steps (optimisation methods only)
+    seed: int | None = None
+    preserve_color: str | None = None  # luminance | histogram
+    device: str = "auto"
+    weights: str | None = None         # a checkpoint file overriding the cache
+    allow_large: bool = False
+    progress: bool = True              # tqdm bars on stderr
+    callback: ProgressFn | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("size", "style_size"):
+            v = getattr(self, name)
+            if v is not None and v < 0:
+                raise PainterlyError(f"--{name.replace('_', '-')} must be 0 (native) or a positive size in px.")
+        if self.steps is not None and self.steps < 0:
+            raise PainterlyError("--steps must be 0 or more.")
+        if self.preserve_color is not None and self.preserve_color not in PRESERVE_COLOR:
+            raise PainterlyError(f"--preserve-color must be one of {', '.join(PRESERVE_COLOR)}.")
+
+
+@dataclass
+class Output:
+    """A method's result for one content image."""
+
+    image: Image.Image
+    info: dict[str, Any] = field(default_factory=dict)   # steps, losses, interrupted, ...
+
+
+def build_config(cls: type, base: Any, options: dict[str, Any], method: str) -> Any:
+    """``dataclasses.replace(base, **options)`` with a one-line error naming unknown options."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(options) - names)
+    if unknown:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+        valid = ", ".join("--" + n.replace("_", "-") for n in sorted(names)) or "none"
+        raise PainterlyError(f"option {flags} does not apply to --method {method} (its own options: {valid}).")
+    return dataclasses.replace(base, **options)
+
+
+class Method(ABC):
+    """Interface of a stylisation method; one subclass per module in ``painterly.methods``."""
+
+    name: ClassVar[str]
+    default_size: ClassVar[int] = 512      # output long side when --size is not given
+    weights: ClassVar[tuple[str, ...]] = ()  # hub names needed (the web UI greys the method out without them)
+    supports_mask: ClassVar[bool] = True
+
+    def __init__(self, common: Common, **options: Any) -> None:
+        self.common = common
+        self.device = pick(common.device)
+        self.configure(options)
+
+    @abstractmethod
+    def configure(self, options: dict[str, Any]) -> None:
+        """Validate method-specific options (use build_config) and store them, e.g. as self.config."""
+
+    def resolve_style(self, source: str, weight: float) -> StyleSpec:
+        """Turn one ``--style`` into a StyleSpec; the default loads an image file."""
+        pic = im.load_image(source, what="style image", allow_large=self.common.allow_large)
+        return StyleSpec(source, weight, pic)
+
+    def prepare(self, styles: Sequence[StyleSpec]) -> Any:
+        """Style-side work done once and reused for every content image / video frame."""
+        return list(styles)
+
+    @abstractmethod
+    def run(self, content: torch.Tensor, prepared: Any, labels: im.Labels | None) -> Output:
+        """Stylise ``content`` ([1,3,H,W] in [0,1] on CPU, already at the output size). ``labels`` (if any)
+        has the content's size and at most as many regions as there are styles."""
+
+    # helpers for subclasses ------------------------------------------------------------------------
+
+    def progress(self, total: int, desc: str) -> tqdm:
+        return tqdm(total=total, desc=desc, disable=not self.common.progress, leave=False,
+                    dynamic_ncols=True)
+
+    def report(self, step: int, total: int, info: dict[str, float]) -> None:
+        if self.common.callback is not None:
+            self.common.callback(step, total, info)
+
+
+@dataclass
+class Result:
+    """What the pipeline returns for one content image (the CLI's --json report is built from it)."""
+
+    image: Image.Image
+    alpha: Image.Image | None
+    content: str
+    styles: list[str]
+    info: dict[str, Any]
+    seconds: float
+
+    def image_with_alpha(self) -> Image.Image:
+        if self.alpha is None:
+            return self.image
+        out = self.image.copy()
+        out.putalpha(self.alpha.resize(out.size, Image.Resampling.BILINEAR))
+        return out
+
+    def report(self, output: str | None = None) -> dict[str, Any]:
+        return {"content": self.content, "styles": self.styles, "output": output,
+                "size": list(self.image.size), "seconds": round(self.seconds, 3), **self.info}
+
+
+class Pipeline:
+    """Runs a method on content images with one set of styles, the same way for every method.
+
+    Order of work: resize the content to ``--size`` → colour preservation (luminance: work on Y and
+    keep the content's chroma; histogram: recolour the styles to the content by mean/covariance) →
+    labels fitted to the content → method → alpha of the content re-attached by the caller on save.
+    Style preparation is done once unless colour preservation makes it depend on the content.
+    """
+
+    def __init__(self, method: Method, styles: Sequence[StyleSpec], mask: str | Path | None = None) -> None:
+        if not styles:
+            raise PainterlyError(f"--method {method.name} needs at least one --style.")
+        self.method = method
+        self.styles = list(styles)
+        self.mask = mask
+        if mask is not None and not method.supports_mask:
+            raise PainterlyError(f"--method {method.name} does not support --mask.")
+        self._prepared: Any = None
+
+    def _content_at_size(self, pic: im.Picture) -> Image.Image:
+        size = self.method.common.size
+        return im.resize_long(pic.rgb, self.method.default_size if size is None else size)
+
+    def _styles_for(self, content: torch.Tensor) -> list[StyleSpec]:
+        mode = self.method.common.preserve_color
+        out = []
+        for s in self.styles:
+            if s.picture is None or mode is None:
+                out.append(s)
+                continue
+            st = im.to_tensor(s.picture.rgb)
+            if mode == "histogram":
+                st = im.coral(st, content).clamp(0, 1)
+            else:
+                y = im.match_luminance(im.rgb_to(st)[:, :1], im.rgb_to(content)[:, :1]).clamp(0, 1)
+                st = y.expand(-1, 3, -1, -1)
+            out.append(s.with_image(im.to_pil(st)))
+        return out
+
+    def labels_for(self, size: tuple[int, int]) -> im.Labels | None:
+        if self.mask is None:
+            return None
+        labels = im.load_labels(self.mask, size)
+        if labels.count > len(self.styles):
+            raise PainterlyError(
+                f"mask {self.mask} has {labels.count} regions but only {len(self.styles)} style(s) were "
+                "given; pass one --style per region (region 0 = darkest colour)."
+            )
+        return labels
+
+    def __call__(self, content: im.Picture) -> Result:
+        t0 = time.perf_counter()
+        rgb = self._content_at_size(content)
+        x = im.to_tensor(rgb)
+        mode = self.method.common.preserve_color
+        labels = self.labels_for(rgb.size)
+        if mode is None:
+            if self._prepared is None:
+                self._prepared = self.method.prepare(self.styles)
+            prepared = self._prepared
+        else:
+            prepared = self.method.prepare(self._styles_for(x))
+        x_in = im.luminance(x) if mode == "luminance" else x
+        out = self.method.run(x_in, prepared, labels)
+        result_img = out.image
+        if mode == "luminance":
+            y = im.to_tensor(result_img)
+            if y.shape[-2:] != x.shape[-2:]:
+                y = torch.nn.functional.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            result_img = im.to_pil(im.combine_luminance(y, x).clamp(0, 1))
+        info = {"method": self.method.name, **out.info}
+        if mode:
+            info["preserve_color"] = mode
+        return Result(result_img, content.alpha, str(content.path or "image"), [s.name for s in self.styles],
+                      info, time.perf_counter() - t0)
