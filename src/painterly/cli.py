@@ -226,7 +226,7 @@ def _human(n: object) -> str:
     return str(n)
 
 
-@weights_app.command("list")
+@weights_app.command("list", epilog="Example:\n\n  painterly weights list --json")
 def weights_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show every known checkpoint: name, status (cached / missing), path and size."""
     from . import hub
@@ -240,7 +240,7 @@ def weights_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
         typer.echo(f"{r['name']:<{w}}  {r['status']:<19}  {_human(r['size']):>8}  {r['path']}")
 
 
-@weights_app.command("fetch")
+@weights_app.command("fetch", epilog="Example:\n\n  painterly weights fetch vgg19-caffe")
 def weights_fetch(name: str, no_verify: Annotated[bool, typer.Option("--no-verify")] = False) -> None:
     """Download a checkpoint (progress bar), verify its sha256 and store it in the cache."""
     from . import hub
@@ -265,7 +265,7 @@ def weights_import(
     typer.echo(f"{name}: stored {rep.stored} ({rep.keys} tensors; {rep.note})")
 
 
-@weights_app.command("verify")
+@weights_app.command("verify", epilog="Example:\n\n  painterly weights verify vgg19")
 def weights_verify(name: Annotated[Optional[str], typer.Argument()] = None) -> None:
     """Re-check cached checkpoints (sha256 against the manifest, layout); exit 1 if any is bad."""
     from . import hub
@@ -284,7 +284,7 @@ def weights_verify(name: Annotated[Optional[str], typer.Argument()] = None) -> N
         raise typer.Exit(1)
 
 
-@weights_app.command("path")
+@weights_app.command("path", epilog="Example:\n\n  ls -l $(painterly weights path vgg19)")
 def weights_path(name: str) -> None:
     """Print where a checkpoint is (or would be) stored."""
     from . import hub
