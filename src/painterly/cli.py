@@ -34,6 +34,17 @@ weights_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(weights_app, name="weights")
+train_app = typer.Typer(
+    help="Train a model: adain, sanet (feed-forward style transfer) or pix2pix (paired translation).\n\n"
+    "Example:\n\n  painterly train pix2pix --data ../shared/data/facades --out runs/facades",
+    no_args_is_help=True,
+)
+app.add_typer(train_app, name="train")
+export_app = typer.Typer(
+    help="Export a model for other runtimes.\n\nExample:\n\n  painterly export onnx --method adain -o adain.onnx",
+    no_args_is_help=True,
+)
+app.add_typer(export_app, name="export")
 
 PANEL_COMMON = "Common options (every method)"
 PANEL_GATYS = "gatys options"
@@ -290,6 +301,31 @@ def weights_path(name: str) -> None:
     from . import hub
 
     typer.echo(str(hub.path(name)))
+
+
+# ----------------------------------------------------------------------------------------------------
+# fast: styles (built-in style list / contact sheet)
+# ----------------------------------------------------------------------------------------------------
+
+
+# ----------------------------------------------------------------------------------------------------
+# web UI: serve
+# ----------------------------------------------------------------------------------------------------
+
+
+# ----------------------------------------------------------------------------------------------------
+# adain / sanet: video, export onnx
+# ----------------------------------------------------------------------------------------------------
+
+
+# ----------------------------------------------------------------------------------------------------
+# training: train adain / train sanet
+# ----------------------------------------------------------------------------------------------------
+
+
+# ----------------------------------------------------------------------------------------------------
+# pix2pix: train pix2pix, translate, evaluate
+# ----------------------------------------------------------------------------------------------------
 
 
 def main() -> None:
