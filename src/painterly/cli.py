@@ -317,6 +317,74 @@ def weights_path(name: str) -> None:
 # adain / sanet: video, export onnx
 # ----------------------------------------------------------------------------------------------------
 
+@app.command(
+    epilog="Examples:\n\n"
+    "  painterly video clip.mp4 --style examples/brick.jpg --method adain -o clip-brick.mp4\n\n"
+    "  painterly video clip.mp4 --style a.jpg:0.7 --style b.jpg:0.3 --method sanet --smooth 0.3 -o out.mp4",
+)
+def video(
+    input: Annotated[Path, typer.Argument(help="Input video (anything FFmpeg decodes).", show_default=False)],
+    style: Annotated[Optional[list[str]], typer.Option(
+        "--style", "-s", help="Style image PATH[:WEIGHT] (repeatable: blended), or a built-in style for "
+        "--method fast.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output video (.mp4, .mkv, .mov, "
+                                                   ".webm, .avi). Default: <input>-<method>.mp4.")] = None,
+    method: Annotated[str, typer.Option("--method", "-m", help="fast | adain | sanet.")] = "fast",
+    size: Annotated[Optional[int], typer.Option(help="Long side (px) frames are stylised at; the output "
+                                                "keeps the input's size (0 = native).")] = None,
+    style_size: Annotated[Optional[int], typer.Option(help="Long side of the style image(s) in px.")] = None,
+    alpha: Annotated[Optional[float], typer.Option(help="adain/sanet: 0 = content, 1 = full style.")] = None,
+    preserve_color: Annotated[Optional[str], typer.Option(help="luminance | histogram.")] = None,
+    mask: Annotated[Optional[Path], typer.Option(help="Label image: region r gets the r-th --style.")] = None,
+    smooth: Annotated[float, typer.Option(help="Temporal smoothing 0..1: blend each output frame with the "
+                                          "previous one by this weight (cuts flicker).")] = 0.0,
+    weights: Annotated[Optional[str], typer.Option(help="Checkpoint file to use instead of the cached "
+                                                   "one.")] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
+    json_out: Annotated[bool, typer.Option("--json", help="Print a machine-readable report on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Stylise a video frame by frame: styles prepared once, same fps and size, audio copied."""
+    from . import api
+    from .video import stylize_video
+
+    if output is None:
+        output = input.with_name(f"{input.stem}-{method}.mp4")
+    opts: dict[str, Any] = {**_given(size=size, style_size=style_size, alpha=alpha,
+                                     preserve_color=preserve_color, weights=weights),
+                            "device": device, "progress": False}
+    pipe = api.pipeline(method, style or None, mask, **opts)
+    rep = stylize_video(input, output, pipe, smooth=smooth, progress=not quiet)
+    if json_out:
+        typer.echo(json.dumps(rep.as_dict(), indent=2))
+    else:
+        typer.echo(f"{input} -> {output}  ({rep.frames} frames, {rep.size[0]}x{rep.size[1]}, {rep.fps:g} fps"
+                   f"{', audio copied' if rep.audio else ''}, {rep.seconds:.1f}s)", err=True)
+
+
+@export_app.command(
+    "onnx",
+    epilog="Examples:\n\n"
+    "  painterly export onnx --method adain -o adain.onnx\n\n"
+    "  painterly stylize photo.jpg --style s.jpg --method adain --backend onnx\n\n"
+    "  painterly export onnx --checkpoint runs/facades/latest.pt -o facades.onnx",
+)
+def export_onnx(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .onnx file to write.")],
+    method: Annotated[Optional[str], typer.Option("--method", "-m", help="adain | sanet (or pix2pix with "
+                                                  "--checkpoint).")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option(help="A pix2pix training checkpoint to export.")] = None,
+    weights: Annotated[Optional[str], typer.Option(help="Decoder checkpoint to use instead of the cached "
+                                                   "one (adain/sanet).")] = None,
+) -> None:
+    """Export a model to ONNX: adain/sanet as content + style + alpha → image (dynamic height/width)."""
+    from .export import export_onnx as run_export
+
+    if method is None and checkpoint is None:
+        _fail("say what to export: --method adain|sanet, or --checkpoint CKPT for pix2pix.")
+    run_export(method, output, checkpoint=checkpoint, **_given(weights=weights))
+    typer.echo(f"wrote {output}", err=True)
+
 
 # ----------------------------------------------------------------------------------------------------
 # training: train adain / train sanet
