@@ -118,10 +118,7 @@ class AdaINMethod(Method):
     @property
     def net(self) -> AdaINNet:
         if self._net is None:
-            net = self.build_net()
-            if self.config.channels_last:
-                net = net.to(memory_format=torch.channels_last)
-            self._net = net
+            self._net = self.build_net()
         return self._net
 
     def onnx(self) -> ff.OnnxRunner:
@@ -134,8 +131,7 @@ class AdaINMethod(Method):
         return self._onnx
 
     def _in(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(self.device)
-        return x.contiguous(memory_format=torch.channels_last) if self.config.channels_last else x
+        return ff.to_device(x, self.device, self.config.channels_last)
 
     # -- method interface -----------------------------------------------------------------------------
 

@@ -41,13 +41,21 @@ class FFConfig:
     onnx_model: str | None = None        # exported model for backend onnx; None = export into the cache
     vgg_weights: str | None = None       # vgg_normalised.pth override (else the cache)
     decoder_weights: str | None = None   # decoder override (else --weights, else the cache)
-    channels_last: bool = True           # faster convolutions on CPU (oneDNN) and CUDA
+    channels_last: bool | None = None    # NHWC input: faster convs on big images; None = from 256² up
 
     def check(self, method: str) -> None:
         if not 0.0 <= self.alpha <= 1.0:
             raise PainterlyError(f"--alpha must be between 0 and 1 for --method {method}, got {self.alpha}.")
         if self.backend not in BACKENDS:
             raise PainterlyError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}.")
+
+
+def to_device(x: torch.Tensor, device: torch.device, channels_last: bool | None) -> torch.Tensor:
+    """Move an input image; NHWC lets oneDNN/cuDNN pick faster kernels, but costs more than it saves on
+    small images (measured: 3x slower at 64², ~20 % faster at 512² on a 2-core CPU)."""
+    x = x.to(device)
+    use = channels_last if channels_last is not None else x.shape[-2] * x.shape[-1] >= 256 * 256
+    return x.contiguous(memory_format=torch.channels_last) if use else x
 
 
 def load_encoder(last: str, override: str | None, device: torch.device) -> VGG19:

@@ -169,11 +169,7 @@ class SANetMethod(Method):
     @property
     def net(self) -> SANetNet:
         if self._net is None:
-            net = self.build_net()
-            if self.config.channels_last:
-                net.encoder.to(memory_format=torch.channels_last)
-                net.decoder.to(memory_format=torch.channels_last)
-            self._net = net
+            self._net = self.build_net()
         return self._net
 
     def onnx(self) -> ff.OnnxRunner:
@@ -186,8 +182,7 @@ class SANetMethod(Method):
         return self._onnx
 
     def _in(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(self.device)
-        return x.contiguous(memory_format=torch.channels_last) if self.config.channels_last else x
+        return ff.to_device(x, self.device, self.config.channels_last)
 
     # -- method interface -----------------------------------------------------------------------------
 
