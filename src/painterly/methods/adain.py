@@ -97,6 +97,7 @@ class AdaINMethod(Method):
     def configure(self, options: dict[str, Any]) -> None:
         self.config: AdaINConfig = build_config(AdaINConfig, AdaINConfig(), options, self.name)
         self.config.check(self.name)
+        ff.split_weights(self.common.weights, self.config, self.name)  # early error for a misplaced .onnx
         self._net: AdaINNet | None = None
         self._onnx: ff.OnnxRunner | None = None
 
@@ -104,7 +105,7 @@ class AdaINMethod(Method):
 
     @property
     def decoder_override(self) -> str | None:
-        return self.config.decoder_weights or self.common.weights
+        return ff.split_weights(self.common.weights, self.config, self.name)[0]
 
     def weight_sources(self) -> list[tuple[str, str | None]]:
         return [("vgg-normalised", self.config.vgg_weights), (self.decoder_name, self.decoder_override)]
@@ -125,9 +126,10 @@ class AdaINMethod(Method):
         if self._onnx is None:
             from ..export import export_feedforward
 
-            key = ff.files_key(ff.weight_files(self.weight_sources()))
-            self._onnx = ff.onnx_runner(self.name, self.config.onnx_model,
-                                        lambda p: export_feedforward(self, p), key, self.device)
+            model = ff.split_weights(self.common.weights, self.config, self.name)[1]
+            self._onnx = ff.onnx_runner(self.name, model, lambda p: export_feedforward(self, p),
+                                        lambda: ff.files_key(ff.weight_files(self.weight_sources())),
+                                        self.device)
         return self._onnx
 
     def _in(self, x: torch.Tensor) -> torch.Tensor:

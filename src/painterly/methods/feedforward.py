@@ -10,7 +10,7 @@ to the top-left corner).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,20 @@ class FFConfig:
             raise PainterlyError(f"--alpha must be between 0 and 1 for --method {method}, got {self.alpha}.")
         if self.backend not in BACKENDS:
             raise PainterlyError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}.")
+
+
+def split_weights(common_weights: str | None, cfg: FFConfig, method: str) -> tuple[str | None, str | None]:
+    """``--weights`` is the decoder checkpoint, or with ``--backend onnx`` an exported .onnx model:
+    returns (decoder override, onnx model)."""
+    decoder, model = cfg.decoder_weights, cfg.onnx_model
+    if common_weights and common_weights.lower().endswith(".onnx"):
+        if cfg.backend != "onnx":
+            raise PainterlyError(f"--weights {common_weights} is an ONNX model; add --backend onnx "
+                                 f"(--method {method}).")
+        model = model or common_weights
+    elif common_weights:
+        decoder = decoder or common_weights
+    return decoder, model
 
 
 def to_device(x: torch.Tensor, device: torch.device, channels_last: bool | None) -> torch.Tensor:
@@ -169,14 +183,15 @@ class OnnxRunner:
         return torch.from_numpy(out)
 
 
-def onnx_runner(method: str, model: str | None, export: Any, key: str, device: torch.device) -> OnnxRunner:
+def onnx_runner(method: str, model: str | None, export: Callable[[Path], Any], key: Callable[[], str],
+                device: torch.device) -> OnnxRunner:
     """Use ``model`` if given, else the cached export for these weights (exported now if missing)."""
     if model:
         p = Path(model)
         if not p.is_file():
             raise PainterlyError(f"ONNX model not found: {p}")
         return OnnxRunner(p, device)
-    p = onnx_cache_path(method, key)
+    p = onnx_cache_path(method, key())
     if not p.exists():
         export(p)
     return OnnxRunner(p, device)

@@ -142,6 +142,7 @@ class SANetMethod(Method):
     def configure(self, options: dict[str, Any]) -> None:
         self.config: SANetConfig = build_config(SANetConfig, SANetConfig(), options, self.name)
         self.config.check(self.name)
+        ff.split_weights(self.common.weights, self.config, self.name)  # early error for a misplaced .onnx
         if self.config.chunk is not None and self.config.chunk < 0:
             raise PainterlyError("chunk must be 0 (no chunking) or a positive number of positions.")
         self._net: SANetNet | None = None
@@ -151,7 +152,7 @@ class SANetMethod(Method):
 
     @property
     def decoder_override(self) -> str | None:
-        return self.config.decoder_weights or self.common.weights
+        return ff.split_weights(self.common.weights, self.config, self.name)[0]
 
     def weight_sources(self) -> list[tuple[str, str | None]]:
         return [("vgg-normalised", self.config.vgg_weights), (self.decoder_name, self.decoder_override),
@@ -176,9 +177,10 @@ class SANetMethod(Method):
         if self._onnx is None:
             from ..export import export_feedforward
 
-            key = ff.files_key(ff.weight_files(self.weight_sources()))
-            self._onnx = ff.onnx_runner(self.name, self.config.onnx_model,
-                                        lambda p: export_feedforward(self, p), key, self.device)
+            model = ff.split_weights(self.common.weights, self.config, self.name)[1]
+            self._onnx = ff.onnx_runner(self.name, model, lambda p: export_feedforward(self, p),
+                                        lambda: ff.files_key(ff.weight_files(self.weight_sources())),
+                                        self.device)
         return self._onnx
 
     def _in(self, x: torch.Tensor) -> torch.Tensor:
