@@ -255,17 +255,20 @@ def tiled(fn: Any, x: torch.Tensor, tile: int, overlap: int = OVERLAP) -> tuple[
     overlap = min(overlap, tile // 4)
     ys, xs = _starts(h, tile, overlap), _starts(w, tile, overlap)
     out = torch.zeros_like(x)
-    norm = torch.zeros(1, 1, h, w)
+    # the weights are separable over a grid of tiles, so their sum is an outer product of 1-D sums
+    norm_y, norm_x = torch.zeros(h), torch.zeros(w)
+    for y0 in ys:
+        norm_y[y0:y0 + tile] += _ramp(min(y0 + tile, h) - y0, y0, tile, h, overlap)
+    for x0 in xs:
+        norm_x[x0:x0 + tile] += _ramp(min(x0 + tile, w) - x0, x0, tile, w, overlap)
     for y0 in ys:
         for x0 in xs:
             y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
             piece = fn(x[:, :, y0:y1, x0:x1])
-            wy = _ramp(y1 - y0, y0, tile, h, overlap)
-            wx = _ramp(x1 - x0, x0, tile, w, overlap)
-            wt = (wy[:, None] * wx[None, :])[None, None]
-            out[:, :, y0:y1, x0:x1] += piece * wt
-            norm[:, :, y0:y1, x0:x1] += wt
-    return out / norm, len(ys) * len(xs)
+            wy = _ramp(y1 - y0, y0, tile, h, overlap) / norm_y[y0:y1]
+            wx = _ramp(x1 - x0, x0, tile, w, overlap) / norm_x[x0:x1]
+            out[:, :, y0:y1, x0:x1] += piece * (wy[:, None] * wx[None, :])
+    return out, len(ys) * len(xs)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -357,7 +360,7 @@ class FastMethod(Method):
         if look.kind == "builtin" and cfg.strength < 1.0:
             # the 26-style network has no style vector of the photo to move towards: fade in pixels
             y = cfg.strength * y + (1.0 - cfg.strength) * x
-        return y.clamp(0, 1), n
+        return y.clamp_(0, 1), n
 
     def run(self, content: torch.Tensor, prepared: list[tuple[Look, float]], labels: im.Labels | None) -> Output:
         h, w = content.shape[-2:]
