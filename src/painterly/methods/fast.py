@@ -36,7 +36,7 @@ from .base import Method, Output, StyleSpec, build_config, normalised_weights
 N_BUILTIN = 26
 PREDICT, TRANSFORM, MULTISTYLE = "arbitrary_predict", "arbitrary_transform", "multistyle26"
 STYLE_SIDE = 256          # the predictor's training resolution: centre square resized to 256 (Magenta, wrapper)
-AUTO_TILE = 1024          # tile size used when tiling switches on by itself
+AUTO_TILE = 768           # tile size used when tiling switches on by itself (~0.5 GB per tile run)
 AUTO_TILE_PIXELS = 1536 * 1536  # above this many pixels, tile automatically (bounded peak memory)
 OVERLAP = 128             # px shared by neighbouring tiles; > the net's receptive field radius
 MIN_TILE = 128            # smaller tiles would leave an overlap (tile/4) below the receptive field
@@ -142,6 +142,7 @@ def session(name: str, provider_list: tuple[str, ...] = ("CPUExecutionProvider",
     opts.log_severity_level = 3
     # the arena keeps its high-water mark and grows by doubling; plain allocations keep the peak lower
     opts.enable_cpu_mem_arena = False
+    opts.enable_mem_pattern = False  # its pre-planned block for all intermediates doubled the peak per tile
     source: str | bytes = str(model_path(name)) if (name, variant) == (MULTISTYLE, "plain") else \
         _model_bytes(name, variant)
     try:
@@ -278,7 +279,7 @@ def tiled(fn: Any, x: torch.Tensor, tile: int, overlap: int = OVERLAP) -> tuple[
 @dataclass(frozen=True)
 class FastConfig:
     strength: float = 1.0     # 1 = full style; image styles: towards the content's own style vector
-    tile: int | None = None   # None = auto (1024 px tiles above ~4 MP), 0 = never, N = tiles of N px
+    tile: int | None = None   # None = auto (768 px tiles above ~2.4 MP), 0 = never, N = tiles of N px
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.strength <= 1.0:
