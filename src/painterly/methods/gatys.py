@@ -211,13 +211,17 @@ class Space:
         x.data.copy_(torch.maximum(torch.minimum(x.data, hi), lo))
 
 
+CHANNELS_LAST = True
+"""Run the VGG in channels-last layout (oneDNN's 3x3 convolutions are faster in it on CPU)."""
+
+
 def features(vgg: VGG19, x: torch.Tensor, taps: Sequence[str]) -> dict[str, torch.Tensor]:
     """VGG taps of an image already in the VGG's input space (no second preprocessing), stopping at the
     deepest tap."""
     ends = vgg.slice_ends(taps)
     wanted = dict(zip(ends, taps, strict=True))
     out: dict[str, torch.Tensor] = {}
-    h = x
+    h = x.contiguous(memory_format=torch.channels_last) if CHANNELS_LAST else x
     for i in range(max(ends)):
         h = vgg.layers[i](h)
         if i + 1 in wanted:
@@ -319,7 +323,8 @@ class GatysMethod(Method):
             taps = [n for n, _ in self.content_spec + self.style_spec]
             last = max(taps, key=order.index)
             vgg = VGG19.from_hub(self.config.vgg, self.config.pooling, last, self.common.weights)
-            self._vgg = vgg.to(self.device)
+            vgg = vgg.to(self.device)
+            self._vgg = vgg.to(memory_format=torch.channels_last) if CHANNELS_LAST else vgg
             self._space = Space(self._vgg)
         return self._vgg
 
