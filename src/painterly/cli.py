@@ -115,16 +115,20 @@ def stylize(
     # gatys
     preset: Annotated[Optional[str], typer.Option(help="neural-style (default) | gatys-paper.",
                                                   rich_help_panel=PANEL_GATYS)] = None,
-    content_weight: Annotated[Optional[float], typer.Option(rich_help_panel=PANEL_GATYS)] = None,
-    style_weight: Annotated[Optional[float], typer.Option(rich_help_panel=PANEL_GATYS)] = None,
-    tv_weight: Annotated[Optional[float], typer.Option(rich_help_panel=PANEL_GATYS)] = None,
+    content_weight: Annotated[Optional[float], typer.Option(help="Content loss weight (neural-style: 5).",
+                                                            rich_help_panel=PANEL_GATYS)] = None,
+    style_weight: Annotated[Optional[float], typer.Option(help="Style loss weight (neural-style: 100).",
+                                                          rich_help_panel=PANEL_GATYS)] = None,
+    tv_weight: Annotated[Optional[float], typer.Option(help="Total-variation weight, L1 on the 0-255 scale "
+                                                       "(neural-style: 1e-3).", rich_help_panel=PANEL_GATYS)] = None,
     content_layers: Annotated[Optional[str], typer.Option(
         help="Comma list, optionally with weights: relu4_2 or relu4_2:1,relu5_2:0.5.",
         rich_help_panel=PANEL_GATYS)] = None,
     style_layers: Annotated[Optional[str], typer.Option(
         help="Comma list, optionally with weights: relu1_1,relu2_1:0.5,...", rich_help_panel=PANEL_GATYS)] = None,
     optimizer: Annotated[Optional[str], typer.Option(help="lbfgs | adam.", rich_help_panel=PANEL_GATYS)] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate (adam).", rich_help_panel=PANEL_GATYS)] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Adam step in 0-255 pixel units (default 1).",
+                                                rich_help_panel=PANEL_GATYS)] = None,
     init: Annotated[Optional[str], typer.Option(help="content | noise | PATH of an image.",
                                                 rich_help_panel=PANEL_GATYS)] = None,
     pooling: Annotated[Optional[str], typer.Option(help="max | avg.", rich_help_panel=PANEL_GATYS)] = None,
@@ -133,7 +137,8 @@ def stylize(
     multiscale: Annotated[Optional[bool], typer.Option(
         "--multiscale/--no-multiscale", help="Coarse-to-fine (default: on above 512 px).",
         rich_help_panel=PANEL_GATYS)] = None,
-    save_every: Annotated[Optional[int], typer.Option(help="Write an intermediate image every N steps.",
+    save_every: Annotated[Optional[int], typer.Option(help="Write an intermediate image every N steps "
+                                                      "(out.png -> out.step0100.png).",
                                                       rich_help_panel=PANEL_GATYS)] = None,
     # adain / sanet
     alpha: Annotated[Optional[float], typer.Option(help="Content/style trade-off: 0 = content, 1 = full "
