@@ -215,5 +215,9 @@ def test_bad_options(W: ffutil.Weights, files: dict[str, Path]) -> None:
         method(W, alpha=1.5)
     with pytest.raises(PainterlyError, match="does not apply"):
         method(W, strength=0.5)
+    with pytest.raises(PainterlyError, match="--crop cannot"):
+        method(W, crop=True, preserve_color="luminance")
+    with pytest.raises(PainterlyError, match="--backend onnx"):
+        method(W, weights="model.onnx")
     with pytest.raises(PainterlyError, match="at least 16 px"):
         api.stylize(files["content"], files["style"], "adain", size=12, **W.adain_options())

@@ -97,6 +97,7 @@ class AdaINMethod(Method):
     def configure(self, options: dict[str, Any]) -> None:
         self.config: AdaINConfig = build_config(AdaINConfig, AdaINConfig(), options, self.name)
         self.config.check(self.name)
+        self.config.check_common(self.common, self.name)
         ff.split_weights(self.common.weights, self.config, self.name)  # early error for a misplaced .onnx
         self._net: AdaINNet | None = None
         self._onnx: ff.OnnxRunner | None = None

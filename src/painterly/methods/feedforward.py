@@ -49,6 +49,11 @@ class FFConfig:
         if self.backend not in BACKENDS:
             raise PainterlyError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}.")
 
+    def check_common(self, common: Common, method: str) -> None:
+        # the pipeline puts the stylised luminance back onto the full-size content's chroma
+        if self.crop and common.preserve_color == "luminance":
+            raise PainterlyError(f"--crop cannot be combined with --preserve-color luminance (--method {method}).")
+
 
 def split_weights(common_weights: str | None, cfg: FFConfig, method: str) -> tuple[str | None, str | None]:
     """``--weights`` is the decoder checkpoint, or with ``--backend onnx`` an exported .onnx model:
@@ -176,7 +181,8 @@ class OnnxRunner:
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def __call__(self, content: torch.Tensor, style: torch.Tensor, alpha: float) -> torch.Tensor:
-        feed: dict[str, Any] = {"content": content.numpy(), "style": style.numpy()}
+        feed: dict[str, Any] = {"content": content.float().contiguous().numpy(),
+                                "style": style.float().contiguous().numpy()}
         if "alpha" in self.inputs:
             feed["alpha"] = torch.tensor(alpha, dtype=torch.float32).numpy()
         (out,) = self.session.run(None, feed)

@@ -142,6 +142,7 @@ class SANetMethod(Method):
     def configure(self, options: dict[str, Any]) -> None:
         self.config: SANetConfig = build_config(SANetConfig, SANetConfig(), options, self.name)
         self.config.check(self.name)
+        self.config.check_common(self.common, self.name)
         ff.split_weights(self.common.weights, self.config, self.name)  # early error for a misplaced .onnx
         if self.config.chunk is not None and self.config.chunk < 0:
             raise PainterlyError("chunk must be 0 (no chunking) or a positive number of positions.")
