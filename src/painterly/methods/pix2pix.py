@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -376,13 +377,13 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
 
 def set_mode(G: nn.Module, eval_mode: bool) -> None:
     """eval_mode: running BN statistics, no dropout. Otherwise the paper's test-time setting: batch
-    statistics and dropout stay on (the noise source of pix2pix), but running stats are not updated."""
+    statistics and dropout stay on (the noise source of pix2pix), without touching the running stats."""
     G.train(not eval_mode)
-    if not eval_mode:
-        for m in G.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                # momentum 0 keeps the running averages unchanged while using batch statistics
-                m.momentum = 0.0
+    for m in G.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            # in train mode, track_running_stats=False means: normalise by batch statistics and leave the
+            # running averages (and their counter) alone; eval mode uses the running averages either way
+            m.track_running_stats = eval_mode
 
 
 @torch.no_grad()
@@ -415,29 +416,33 @@ def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0) -> float:
     return math.inf if mse == 0 else 10 * math.log10(data_range ** 2 / mse)
 
 
-def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+def _gaussian_1d(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(r ** 2) / (2 * sigma ** 2))
-    g = g / g.sum()
-    return torch.outer(g, g)
+    return g / g.sum()
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, win: int = 11, sigma: float = 1.5) -> float:
     """Mean SSIM (Wang et al. 2004): 11x11 Gaussian window σ 1.5, K1 0.01, K2 0.03, per channel, averaged
     over the positions where the window fits (as scikit-image's structural_similarity with
-    gaussian_weights=True, use_sample_covariance=False)."""
+    gaussian_weights=True, use_sample_covariance=False). Float64 throughout."""
     if a.shape != b.shape:
         raise ValueError(f"ssim: shapes differ {tuple(a.shape)} vs {tuple(b.shape)}")
     x = a.double().reshape(-1, 1, *a.shape[-2:])
     y = b.double().reshape(-1, 1, *b.shape[-2:])
     if min(x.shape[-2:]) < win:
         raise PainterlyError(f"SSIM needs images of at least {win}x{win} px.")
-    w = _gaussian_window(win, sigma)[None, None]
+    g = _gaussian_1d(win, sigma)
+    gh, gv = g.view(1, 1, 1, win), g.view(1, 1, win, 1)
+
+    def blur(t: torch.Tensor) -> torch.Tensor:  # the separable 2-D Gaussian, 'valid' positions only
+        return F.conv2d(F.conv2d(t, gh), gv)
+
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    mx, my = F.conv2d(x, w), F.conv2d(y, w)
-    sxx = F.conv2d(x * x, w) - mx * mx
-    syy = F.conv2d(y * y, w) - my * my
-    sxy = F.conv2d(x * y, w) - mx * my
+    mx, my = blur(x), blur(y)
+    sxx = blur(x * x) - mx * mx
+    syy = blur(y * y) - my * my
+    sxy = blur(x * y) - mx * my
     s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
     return float(s.mean())
 
@@ -764,11 +769,28 @@ def resolve_data_dirs(data: str | Path, val: str | Path | None) -> tuple[str, st
     return str(d), str(val) if val else ""
 
 
+def check_config(cfg: Pix2PixConfig) -> None:
+    """Settings that would otherwise fail deep inside a conv or an hour into training."""
+    g = cfg.g_opts
+    cfg.d_opts  # noqa: B018 - validates the discriminator options
+    m = g.multiple
+    if cfg.crop_size % m:
+        raise PainterlyError(f"crop size {cfg.crop_size} is not a multiple of {m}, which {g.netG} needs "
+                             f"(it halves the image {int(math.log2(m))} times); use e.g. {m * max(1, cfg.crop_size // m)}.")
+    if cfg.epochs < 0 or cfg.epochs_decay < 0:
+        raise PainterlyError("epochs and epochs-decay must not be negative.")
+    if cfg.lr <= 0 or not 0 <= cfg.beta1 < 1 or not 0 <= cfg.beta2 < 1:
+        raise PainterlyError("lr must be positive and the Adam betas in [0, 1).")
+    if cfg.gan_weight < 0 or cfg.lambda_l1 < 0:
+        raise PainterlyError("gan-weight and lambda-l1 must not be negative.")
+
+
 def train(cfg: Pix2PixConfig, loop: Any, resume: bool = False) -> Any:
     """Train pix2pix with the shared loop (``loop`` is a painterly.train.TrainConfig; epochs are taken
     from ``cfg``). Returns the loop's TrainResult."""
     from ..train.loop import Trainer
 
+    check_config(cfg)
     loop.epochs, loop.iterations = cfg.epochs + cfg.epochs_decay, 0
     task = make_task(cfg)
     return Trainer(task, train_datasets(cfg), loop, resume=resume).run()
@@ -789,7 +811,9 @@ def export_onnx(checkpoint: str | Path, out_path: str | Path, eval_mode: bool = 
     side = max(opts.multiple, 256)
     x = torch.zeros(1, opts.input_nc, side, side)
     out_path = Path(out_path)
-    with atomic_path(out_path) as tmp:
+    with atomic_path(out_path) as tmp, warnings.catch_warnings():
+        # the TorchScript exporter: dynamic H/W without extra dependencies; it warns that it is legacy
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(G, (x,), str(tmp), input_names=["input"], output_names=["output"], opset_version=opset,
                           dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"},
                                         "output": {0: "batch", 2: "height", 3: "width"}}, dynamo=False)

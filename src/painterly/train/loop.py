@@ -309,6 +309,8 @@ class Trainer:
         cfg.validate()
         self.task, self.dataset, self.cfg, self.resume = task, dataset, cfg, resume
         self.out = Path(cfg.out)
+        self._sums: dict[str, float] = {}
+        self._n_sum = 0
 
     # -- helpers -----------------------------------------------------------------------------------
     def _steps_per_epoch(self, world: int) -> int:
@@ -320,9 +322,12 @@ class Trainer:
     def _loader(self, ctx: TrainContext, start: int) -> Iterator[Any]:
         sampler = InfiniteSampler(len(self.dataset), self.cfg.seed, ctx.rank, ctx.world_size,  # type: ignore[arg-type]
                                   start=start * self.cfg.batch_size)
+        # own generator: creating a loader iterator otherwise draws from the global torch RNG, which a
+        # resumed run (new iterator mid-stream) would then see shifted (dropout noise would differ)
         loader = DataLoader(self.dataset, batch_size=self.cfg.batch_size, sampler=sampler,
                             num_workers=self.cfg.workers, pin_memory=ctx.device.type == "cuda",
-                            persistent_workers=self.cfg.workers > 0)
+                            persistent_workers=self.cfg.workers > 0,
+                            generator=torch.Generator().manual_seed(self.cfg.seed))
         return iter(loader)
 
     def _save(self, ctx: TrainContext, it: int, epoch: int) -> None:
@@ -339,6 +344,8 @@ class Trainer:
             "train_config": _jsonable(dataclasses.asdict(self.cfg)),
             "task_config": _jsonable(t.config()),
             "world_size": ctx.world_size,
+            # the partial loss averages of the current log interval, so a resumed log is identical
+            "log": {"sums": dict(self._sums), "n": self._n_sum},
         }
         atomic_torch_save(ck, self.out / CHECKPOINT)
 
@@ -358,6 +365,8 @@ class Trainer:
             raise PainterlyError(f"cannot resume: the checkpoint does not fit this task's models ({first}).") \
                 from None
         set_rng_state(ck["rng"])
+        log = ck.get("log") or {}
+        self._sums, self._n_sum = dict(log.get("sums", {})), int(log.get("n", 0))
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -392,8 +401,6 @@ class Trainer:
 
         t0 = time.time()
         result = TrainResult(self.out, start, start / spe, 0.0)
-        sums: dict[str, float] = {}
-        n_sum = 0
         it = start
         bar = tqdm(total=total, initial=start, desc=f"train {self.task.name}", unit="it", dynamic_ncols=True,
                    disable=not (cfg.progress and ctx.is_main))
@@ -405,11 +412,11 @@ class Trainer:
                 losses = self.task.step(_to_device(batch, device), it)
                 it += 1
                 for k, v in losses.items():
-                    sums[k] = sums.get(k, 0.0) + float(v)
-                n_sum += 1
+                    self._sums[k] = self._sums.get(k, 0.0) + float(v)
+                self._n_sum += 1
                 bar.update(1)
                 if it % cfg.log_every == 0 or it == total:
-                    means = {k: v / n_sum for k, v in sums.items()}
+                    means = {k: v / self._n_sum for k, v in self._sums.items()}
                     result.last_losses = means
                     bar.set_postfix({k: f"{v:.3g}" for k, v in means.items()}, refresh=False)
                     if losses_log is not None:
@@ -417,7 +424,7 @@ class Trainer:
                     if tb is not None:
                         for k, v in means.items():
                             tb.add_scalar(f"loss/{k}", v, it)
-                    sums, n_sum = {}, 0
+                    self._sums, self._n_sum = {}, 0
                 epoch_end = it % spe == 0
                 epoch = it // spe
                 if cfg.sample_every and it % cfg.sample_every == 0 and ctx.is_main:
@@ -451,6 +458,10 @@ class Trainer:
             if ctx.is_main:
                 result.exported = self.task.export(self.out)
         _barrier(ctx)
+        if ctx.distributed:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
         result.iterations, result.epochs = it, it / spe
         result.seconds = time.time() - t0
         return result
