@@ -187,6 +187,8 @@ def test_lbfgs_counts_function_evaluations(setup: dict[str, Path]) -> None:
     r = run(setup, steps=7, style_weight=SW, callback=lambda step, total, info: calls.append((step, total)))
     assert calls == [(i, 7) for i in range(1, 8)]
     assert r.info["evaluations"] == 7 and r.info["stages"] == [{"size": [48, 32], "steps": 7, "evaluations": 7}]
+    # the image returned is the best evaluated iterate (L-BFGS without line search may spike)
+    assert r.info["losses"]["final"]["total"] == pytest.approx(r.info["losses"]["best"]["total"], rel=1e-5)
 
 
 def test_same_seed_same_output(setup: dict[str, Path]) -> None:
