@@ -106,6 +106,14 @@ def test_gatys_paper_loss_and_layer_weights(setup: dict[str, Path]) -> None:
     assert r.info["gram"] == "F·Fᵀ/(H·W)" and r.info["style_layer_scale"] == "1/C²"
 
 
+def test_style_size_rescales_the_style(setup: dict[str, Path]) -> None:
+    r = run(setup, init=str(setup["x"]), steps=0, style_size=24, content_weight=0.0, tv_weight=0.0)
+    small = im.to_tensor(im.resize_long(Image.open(setup["style"]).convert("RGB"), 24))
+    fx, fs = (ref_features(setup["weights"], i, STYLE5) for i in (t(setup["x"]), small))
+    want = 100.0 * sum(mse(hand_gram(fx[n], "chw"), hand_gram(fs[n], "chw")) for n in STYLE5)
+    assert r.info["losses"]["final"]["style"] == pytest.approx(want, rel=1e-4)
+
+
 def test_presets_state_their_normalisation() -> None:
     ns, gp = PRESETS["neural-style"], PRESETS["gatys-paper"]
     assert (ns.gram_norm, ns.layer_scale, ns.content_weight, ns.style_weight, ns.tv_weight, ns.tv_kind) == \
@@ -187,6 +195,8 @@ def test_lbfgs_counts_function_evaluations(setup: dict[str, Path]) -> None:
     r = run(setup, steps=7, style_weight=SW, callback=lambda step, total, info: calls.append((step, total)))
     assert calls == [(i, 7) for i in range(1, 8)]
     assert r.info["evaluations"] == 7 and r.info["stages"] == [{"size": [48, 32], "steps": 7, "evaluations": 7}]
+    # the image returned is the best evaluated iterate (L-BFGS without line search may spike)
+    assert r.info["losses"]["final"]["total"] == pytest.approx(r.info["losses"]["best"]["total"], rel=1e-5)
 
 
 def test_same_seed_same_output(setup: dict[str, Path]) -> None:

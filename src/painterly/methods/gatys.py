@@ -512,7 +512,9 @@ class GatysMethod(Method):
             opt.step(closure)
             if tracker.stage_evals == before:   # cannot happen with these tolerances; never spin
                 break
-        return tracker.output(x)
+        # L-BFGS without a line search can spike (its L1 TV term is not smooth): return the best iterate it
+        # evaluated. neural-style returns the last one; the two agree while the loss is still falling.
+        return tracker.output(x, best=True)
 
 
 class _Tracker:
@@ -568,9 +570,9 @@ class _Tracker:
         self.ema_t += 1
         self.ema = x.detach().clone() if self.ema is None else self.ema.mul_(decay).add_(x.detach(), alpha=1 - decay)
 
-    def output(self, x: torch.Tensor) -> torch.Tensor:
+    def output(self, x: torch.Tensor, best: bool = False) -> torch.Tensor:
         if self.ema is None:
-            return x.detach()
+            return self.best_x.clone() if best and self.best_x is not None else x.detach()
         # the average starts at the stage's first iterate, so it needs no bias correction
         return self.ema.clone()
 
