@@ -449,7 +449,7 @@ class GatysMethod(Method):
         finally:
             tracker.close()
         assert x is not None and obj is not None
-        with torch.no_grad():   # the losses of the image we return (L-BFGS's last update is unevaluated)
+        with torch.no_grad():   # the losses of the image we return (Adam's last step and EMA are unevaluated)
             final = {k: float(v) for k, v in obj(x).items()}
         rgb = self._space.decode(x.detach())
         if rgb.shape[-2:] != (h, w):
