@@ -188,3 +188,8 @@ def home_with_weights() -> Path:
         else:
             os.environ["PAINTERLY_HOME"] = old
     return root
+
+
+def cli_env() -> dict[str, str]:
+    """Environment for CLI subprocesses: the cache above, one thread (tiny images, shared CPUs)."""
+    return {"PAINTERLY_HOME": str(home_with_weights()), "OMP_NUM_THREADS": "1"}

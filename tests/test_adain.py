@@ -22,7 +22,7 @@ from painterly.methods.base import StyleSpec
 from painterly.nn.blocks import adain
 from painterly.nn.vgg import torchvision_layout
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny images: a second thread only adds OpenMP barriers on a busy machine
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +180,7 @@ def test_preserve_color(W: ffutil.Weights, files: dict[str, Path]) -> None:
 # ----------------------------------------------------------------------------------------------------
 
 def test_cli_stylize_mask_and_errors(W: ffutil.Weights, files: dict[str, Path], tmp_path: Path) -> None:
-    env = {"PAINTERLY_HOME": str(ffutil.home_with_weights())}
+    env = ffutil.cli_env()
     mask = tmp_path / "mask.png"
     lab = np.zeros((48, 64, 3), np.uint8)
     lab[:, 32:] = 255

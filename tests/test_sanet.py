@@ -17,7 +17,7 @@ from painterly.errors import PainterlyError
 from painterly.methods.base import StyleSpec
 from painterly.methods.sanet import SANetMethod, attend
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny images: a second thread only adds OpenMP barriers on a busy machine
 
 
 @pytest.fixture(scope="module")

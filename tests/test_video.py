@@ -78,7 +78,7 @@ def test_cli_adain_round_trip(tmp_path: Path) -> None:
     style = smooth_image(tmp_path / "s.png", (48, 48), 2)
     out = tmp_path / "out.mp4"
     p = run_cli("video", clip, "--style", style, "--method", "adain", "--size", "0", "-o", out, "--json",
-                env={"PAINTERLY_HOME": str(ffutil.home_with_weights())})
+                env=ffutil.cli_env())
     assert p.returncode == 0, p.stderr
     got, src = probe(out), probe(clip)
     assert len(got["frames"]) == len(src["frames"]) == 6
@@ -109,7 +109,7 @@ def test_undecodable_video_is_a_one_line_error(tmp_path: Path) -> None:
     style = smooth_image(tmp_path / "s.png", (32, 32), 1)
     out = tmp_path / "out.mp4"
     p = run_cli("video", bad, "--style", style, "--method", "adain", "-o", out,
-                env={"PAINTERLY_HOME": str(ffutil.home_with_weights())})
+                env=ffutil.cli_env())
     assert_one_line_error(p, "cannot decode video")
     assert not out.exists()
     assert not list(tmp_path.glob(".*part*"))

@@ -120,7 +120,9 @@ class AdaINMethod(Method):
     @property
     def net(self) -> AdaINNet:
         if self._net is None:
-            self._net = self.build_net()
+            net = ff.cached_net(self.name, self.weight_sources(), self.device, self.build_net)
+            assert isinstance(net, AdaINNet)
+            self._net = net
         return self._net
 
     def onnx(self) -> ff.OnnxRunner:

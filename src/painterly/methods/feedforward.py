@@ -97,9 +97,29 @@ def files_key(files: Sequence[Path]) -> str:
     """Cheap identity of a set of weight files: resolved path, size and mtime."""
     h = hashlib.sha256()
     for f in files:
-        st = f.stat()
-        h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        st = f.stat() if f.is_file() else None  # a missing file fails later, in the loader, with its message
+        h.update(f"{f.resolve()}|{st and st.st_size}|{st and st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
+
+
+_NETS: dict[tuple[str, str, str], nn.Module] = {}
+_NETS_MAX = 2
+
+
+def cached_net(method: str, sources: Sequence[tuple[str, str | None]], device: torch.device,
+               build: Callable[[], nn.Module]) -> nn.Module:
+    """Loaded networks shared by method instances in this process (the web UI and API calls create a
+    method per request; loading VGG-19 each time costs more than a 512² stylisation). Keyed by the weight
+    files' identity, so a re-imported file is loaded afresh. The nets are frozen and only run under
+    inference_mode, so sharing them is safe."""
+    key = (method, files_key(weight_files(sources)), str(device))
+    net = _NETS.get(key)
+    if net is None:
+        net = build()
+        if len(_NETS) >= _NETS_MAX:
+            _NETS.pop(next(iter(_NETS)))
+        _NETS[key] = net
+    return net
 
 
 def crop_square(img: Image.Image) -> Image.Image:

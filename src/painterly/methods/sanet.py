@@ -171,7 +171,9 @@ class SANetMethod(Method):
     @property
     def net(self) -> SANetNet:
         if self._net is None:
-            self._net = self.build_net()
+            net = ff.cached_net(self.name, self.weight_sources(), self.device, self.build_net)
+            assert isinstance(net, SANetNet)
+            self._net = net
         return self._net
 
     def onnx(self) -> ff.OnnxRunner:
