@@ -528,7 +528,7 @@ def train_pix2pix(
         cfg = p2p.Pix2PixConfig(**ck["task_config"])
         if data is not None:  # the data moved: same pairs, new place
             cfg.data, cfg.val = p2p.resolve_data_dirs(data, val or cfg.val or None)
-        loop = TrainConfig(**{**ck["train_config"], "out": str(resume)})
+        loop = TrainConfig.from_dict(ck["train_config"], out=str(resume))
         resumed = True
     else:
         if data is None or out is None:

@@ -25,6 +25,11 @@ Writing a task::
             ...; return {"loss": loss.item()}
         def config(self):      return {...}   # JSON-able; rebuilds the task on resume
 
+Resuming: ``ck = read_checkpoint(run)``, rebuild the task from ``ck["task_config"]`` and the loop from
+``TrainConfig.from_dict(ck["train_config"], out=run)``, then ``Trainer(task, data, cfg, resume=True).run()``.
+Exactness needs the same thread count (it is stored in the config) and datasets that draw augmentation
+from the sampler's seed (see train/data.py). Under torchrun each rank restarts from rank 0's RNG state.
+
 Run layout: ``RUN/checkpoint.pt``, ``RUN/config.json``, ``RUN/losses.csv``, ``RUN/metrics.csv``,
 ``RUN/samples/``, plus whatever ``Task.export`` writes (e.g. ``RUN/generator.pt``).
 """
@@ -78,6 +83,12 @@ class TrainConfig:
     progress: bool = True
     tensorboard: bool = False      # also log to RUN/tb if tensorboard is installed
     threads: int = 0               # torch.set_num_threads (0: leave torch's default)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], **overrides: Any) -> TrainConfig:
+        """Rebuild from a checkpoint's ``train_config`` (what ``--resume`` does), with overrides."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{**{k: v for k, v in d.items() if k in known}, **overrides})
 
     def validate(self) -> None:
         if self.iterations < 0 or self.epochs < 0:
