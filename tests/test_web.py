@@ -246,6 +246,29 @@ def test_pix2pix_tab_without_checkpoint_says_so() -> None:
     assert fn is None and "painterly serve --pix2pix" in msg
 
 
+def test_pix2pix_tab_translates_like_the_cli(tmp_path: Path) -> None:
+    p2p = pytest.importorskip("painterly.methods.pix2pix")
+    opts = p2p.GeneratorOptions(netG="unet_128", ngf=4)
+    ckpt = tmp_path / "g.pt"
+    torch.manual_seed(1)
+    torch.save(p2p.generator_checkpoint(p2p.build_generator(opts), opts), ckpt)
+    fn, msg = web.pix2pix_translator(ckpt)
+    assert fn is not None and "g.pt" in msg and "unet_128" in msg
+    src = smooth_image(tmp_path / "in.png", (100, 60), 4)
+    got = fn(Image.open(src).convert("RGB"))
+    assert got.size == (100, 60)
+    [(_, written)] = p2p.translate_files([str(src)], ckpt, tmp_path / "cli.png", progress=False)
+    diff = np.abs(np.asarray(got, np.int16) - np.asarray(Image.open(written).convert("RGB"), np.int16))
+    assert diff.max() == 0     # same network, mode and seed as `painterly translate`
+
+
+def test_serve_with_a_bad_pix2pix_checkpoint_is_one_line_error(cli: Any, tmp_path: Path) -> None:
+    pytest.importorskip("painterly.methods.pix2pix")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert_one_line_error(cli("serve", "--port", str(free_port()), "--pix2pix", str(bad), timeout=120), "bad.pt")
+
+
 # ----------------------------------------------------------------------------------------------------
 # the command line
 # ----------------------------------------------------------------------------------------------------

@@ -65,11 +65,12 @@ class ServeConfig:
 class MethodState:
     name: str
     available: bool
-    hint: str   # one line: what is missing and how to get it; "" when available
+    hint: str = ""      # one line: what is missing and how to get it; "" when available
+    reason: str = ""    # a few words for the menu: "weights missing", "not installed"
 
     @property
     def label(self) -> str:
-        return self.name if self.available else f"{self.name} (unavailable: weights missing)"
+        return self.name if self.available else f"{self.name} (unavailable: {self.reason})"
 
 
 def _weights_hint(method: str, missing: list[str]) -> str:
@@ -88,10 +89,12 @@ def method_states() -> list[MethodState]:
         try:
             cls = method_class(name)
         except (ImportError, AttributeError):
-            out.append(MethodState(name, False, f"{name} is not part of this installation of painterly."))
+            out.append(MethodState(name, False, f"{name} is not part of this installation of painterly.",
+                                   "not installed"))
             continue
         missing = [w for w in cls.weights if not hub.is_cached(w)]
-        out.append(MethodState(name, not missing, _weights_hint(name, missing) if missing else ""))
+        out.append(MethodState(name, True) if not missing
+                   else MethodState(name, False, _weights_hint(name, missing), "weights missing"))
     return out
 
 
@@ -140,23 +143,32 @@ Translator = Callable[[Image.Image], Image.Image]
 
 
 def pix2pix_translator(checkpoint: Path | None) -> tuple[Translator | None, str]:
-    """The pix2pix tab's only contact with methods/pix2pix.py: (translate function, message).
+    """The pix2pix tab's only contact with methods/pix2pix.py: (translate function, message for the tab).
 
-    Imported lazily so the page works when pix2pix is not installed; the function is None (and the
-    message says why) when there is no checkpoint or it cannot be loaded.
+    Without a checkpoint the function is None and the message says how to start the server with one.
+    A checkpoint that was given but cannot be used is a PainterlyError (``serve`` stops with one line):
+    the user asked for the tab, so a silently empty tab would hide the mistake. The module is imported
+    lazily so the rest of the page works without it.
     """
     if checkpoint is None:
         return None, ("pix2pix needs a checkpoint: start the server with "
                       "`painterly serve --pix2pix CHECKPOINT` (train one with `painterly train pix2pix`).")
     try:
-        mod = importlib.import_module("painterly.methods.pix2pix")
+        p2p = importlib.import_module("painterly.methods.pix2pix")
     except ImportError:
-        return None, "pix2pix is not part of this installation of painterly."
-    try:
-        model = mod.load_translator(checkpoint)
-    except PainterlyError as exc:
-        return None, f"cannot use the pix2pix checkpoint: {exc}"
-    return model, f"pix2pix checkpoint: {Path(checkpoint).name}"
+        raise PainterlyError("--pix2pix was given but pix2pix is not part of this installation.") from None
+    import torch
+
+    G, opts = p2p.load_generator(checkpoint)
+    p2p.set_mode(G, eval_mode=False)   # the paper's (and `painterly translate`'s) test-time setting
+
+    def translate(rgb: Image.Image) -> Image.Image:
+        torch.manual_seed(0)            # dropout stays on: a fixed seed makes the page reproducible
+        x = p2p.from_unit(im.to_tensor(rgb))
+        return im.to_pil(p2p.to_unit(p2p.translate_tensor(G, x, opts.multiple)))
+
+    return translate, (f"pix2pix checkpoint {Path(checkpoint).name} ({opts.netG}, {opts.direction}, "
+                       f"trained at {opts.crop_size} px): upload an input image of that domain.")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -346,7 +358,7 @@ def build_app(cfg: ServeConfig = ServeConfig()) -> gr.Blocks:
             raise gr.Error(p2p_message, print_exception=False)
         try:
             pic = load_upload(path, "input image", cfg.max_megapixels)
-            return translate(pic.rgb)
+            return translate(im.resize_long(pic.rgb, min(cfg.max_size, max(pic.size))))
         except PainterlyError as exc:
             raise _user_error(exc) from None
         except Exception as exc:  # noqa: BLE001
@@ -370,8 +382,9 @@ def build_app(cfg: ServeConfig = ServeConfig()) -> gr.Blocks:
                                           label="Style from", elem_id="style-from")
                     builtin = gr.Dropdown([(f"{i}: {n}", n) for i, n in enumerate(names)],
                                           value=names[0] if names else None, label="Built-in style (fast)",
-                                          elem_id="builtin-style")
-                    style_image = upload_image(label="Style image", elem_id="style-image")
+                                          visible=bool(names), elem_id="builtin-style")
+                    style_image = upload_image(label="Style image", elem_id="style-image",
+                                               visible=not names)
                 with gr.Column():
                     strength = gr.Slider(0, 1, value=1.0, step=0.05,
                                          label="Strength (0 = the photo's own style, 1 = full style)",
@@ -401,6 +414,11 @@ def build_app(cfg: ServeConfig = ServeConfig()) -> gr.Blocks:
                 gr.Button("Translate", variant="primary").click(on_translate, p2p_in, p2p_out,
                                                                 api_name="translate")
 
+        def style_from_update(choice: str) -> tuple[Any, Any]:
+            return gr.update(visible=choice == BUILTIN), gr.update(visible=choice == IMAGE)
+
+        style_from.change(style_from_update, style_from, [builtin, style_image], api_visibility="private",
+                          queue=False)
         content.upload(check_upload, content, upload_info, api_visibility="private", queue=False)
         method.change(method_update, method, [hint, run, strength, steps], api_visibility="private",
                       queue=False)
