@@ -19,11 +19,11 @@ from conftest import assert_one_line_error, noise_image, smooth_image
 gr = pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
-from painterly import hub, web  # noqa: E402
-from painterly import image as im  # noqa: E402
-from painterly.errors import PainterlyError  # noqa: E402
-from painterly.methods import METHODS  # noqa: E402
-from painterly.methods.base import Method, Output  # noqa: E402
+from painterly import hub, web
+from painterly import image as im
+from painterly.errors import PainterlyError
+from painterly.methods import METHODS
+from painterly.methods.base import Method, Output
 
 MAX_UPLOAD_MB = 0.1       # small limits so "too large" needs no large test file
 MAX_MEGAPIXELS = 0.05

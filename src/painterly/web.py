@@ -22,13 +22,13 @@ from typing import Any
 # a server that promises to stay local must not be switched back on by a stray environment variable.
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
-import gradio as gr  # noqa: E402
-from PIL import Image  # noqa: E402
+import gradio as gr
+from PIL import Image
 
-from . import __version__, hub  # noqa: E402
-from . import image as im  # noqa: E402
-from .errors import PainterlyError  # noqa: E402
-from .methods import METHODS, method_class  # noqa: E402
+from . import __version__, hub
+from . import image as im
+from .errors import PainterlyError
+from .methods import METHODS, method_class
 
 log = logging.getLogger("painterly.web")
 
@@ -329,7 +329,7 @@ def build_app(cfg: ServeConfig = ServeConfig()) -> gr.Blocks:
 
     def on_stylize(content: str | None, method: str, style_from: str, builtin: str | None,
                    style_image: str | None, strength: float, size: float, preserve: str, steps: float,
-                   progress: gr.Progress = gr.Progress()) -> tuple[Image.Image, str]:
+                   progress: gr.Progress = gr.Progress()) -> tuple[Image.Image, str]:  # noqa: B008
         req = StylizeRequest(content, method, style_from, builtin, style_image, float(strength), int(size),
                              preserve, int(steps or 0))
 
@@ -343,7 +343,7 @@ def build_app(cfg: ServeConfig = ServeConfig()) -> gr.Blocks:
             raise _user_error(exc) from None
         except MemoryError:
             raise gr.Error("out of memory: choose a smaller size.", print_exception=False) from None
-        except Exception as exc:  # noqa: BLE001 — log the traceback here, show one line on the page
+        except Exception as exc:  # log the traceback here, show one line on the page
             log.exception("stylize failed")
             raise gr.Error(f"internal error ({type(exc).__name__}); the server log has the details.",
                            print_exception=False) from None
@@ -361,7 +361,7 @@ def build_app(cfg: ServeConfig = ServeConfig()) -> gr.Blocks:
             return translate(im.resize_long(pic.rgb, min(cfg.max_size, max(pic.size))))
         except PainterlyError as exc:
             raise _user_error(exc) from None
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.exception("translate failed")
             raise gr.Error(f"internal error ({type(exc).__name__}); the server log has the details.",
                            print_exception=False) from None
