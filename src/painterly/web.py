@@ -249,8 +249,9 @@ def run_stylize(req: StylizeRequest, cfg: ServeConfig, progress: ProgressFn | No
         opts["steps"] = int(req.steps)
     if progress is not None:
         def callback(step: int, total: int, info: dict[str, float]) -> None:
-            extra = ", ".join(f"{k} {v:.3g}" for k, v in info.items() if isinstance(v, (int, float)))
-            progress(step, total, f"{req.method}: step {step}/{total}" + (f" ({extra})" if extra else ""))
+            loss = info.get("total", info.get("loss"))   # gatys reports its total loss as "total"
+            extra = f" (loss {loss:.4g})" if isinstance(loss, (int, float)) else ""
+            progress(step, total, f"{req.method}: step {step}/{total}{extra}")
         opts["callback"] = callback
     result = api.stylize_report(content, style, method=req.method, **opts)
     out = result.image_with_alpha()
