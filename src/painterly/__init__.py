@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["stylize", "stylize_report", "pipeline", "__version__"]
+__all__ = ["stylize", "stylize_report", "pipeline", "load_image", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -14,4 +14,8 @@ def __getattr__(name: str) -> Any:
         from . import api
 
         return getattr(api, name)
+    if name == "load_image":
+        from .image import load_image
+
+        return load_image
     raise AttributeError(name)

@@ -36,7 +36,7 @@ from .base import Method, Output, StyleSpec, build_config, normalised_weights
 N_BUILTIN = 26
 PREDICT, TRANSFORM, MULTISTYLE = "arbitrary_predict", "arbitrary_transform", "multistyle26"
 STYLE_SIDE = 256          # the predictor's training resolution: centre square resized to 256 (Magenta, wrapper)
-AUTO_TILE = 1024          # tile size used when tiling switches on by itself
+AUTO_TILE = 768           # tile size used when tiling switches on by itself (~0.5 GB per tile run)
 AUTO_TILE_PIXELS = 1536 * 1536  # above this many pixels, tile automatically (bounded peak memory)
 OVERLAP = 128             # px shared by neighbouring tiles; > the net's receptive field radius
 MIN_TILE = 128            # smaller tiles would leave an overlap (tile/4) below the receptive field
@@ -142,6 +142,7 @@ def session(name: str, provider_list: tuple[str, ...] = ("CPUExecutionProvider",
     opts.log_severity_level = 3
     # the arena keeps its high-water mark and grows by doubling; plain allocations keep the peak lower
     opts.enable_cpu_mem_arena = False
+    opts.enable_mem_pattern = False  # its pre-planned block for all intermediates doubled the peak per tile
     source: str | bytes = str(model_path(name)) if (name, variant) == (MULTISTYLE, "plain") else \
         _model_bytes(name, variant)
     try:
@@ -255,17 +256,20 @@ def tiled(fn: Any, x: torch.Tensor, tile: int, overlap: int = OVERLAP) -> tuple[
     overlap = min(overlap, tile // 4)
     ys, xs = _starts(h, tile, overlap), _starts(w, tile, overlap)
     out = torch.zeros_like(x)
-    norm = torch.zeros(1, 1, h, w)
+    # the weights are separable over a grid of tiles, so their sum is an outer product of 1-D sums
+    norm_y, norm_x = torch.zeros(h), torch.zeros(w)
+    for y0 in ys:
+        norm_y[y0:y0 + tile] += _ramp(min(y0 + tile, h) - y0, y0, tile, h, overlap)
+    for x0 in xs:
+        norm_x[x0:x0 + tile] += _ramp(min(x0 + tile, w) - x0, x0, tile, w, overlap)
     for y0 in ys:
         for x0 in xs:
             y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
             piece = fn(x[:, :, y0:y1, x0:x1])
-            wy = _ramp(y1 - y0, y0, tile, h, overlap)
-            wx = _ramp(x1 - x0, x0, tile, w, overlap)
-            wt = (wy[:, None] * wx[None, :])[None, None]
-            out[:, :, y0:y1, x0:x1] += piece * wt
-            norm[:, :, y0:y1, x0:x1] += wt
-    return out / norm, len(ys) * len(xs)
+            wy = _ramp(y1 - y0, y0, tile, h, overlap) / norm_y[y0:y1]
+            wx = _ramp(x1 - x0, x0, tile, w, overlap) / norm_x[x0:x1]
+            out[:, :, y0:y1, x0:x1] += piece * (wy[:, None] * wx[None, :])
+    return out, len(ys) * len(xs)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -275,7 +279,7 @@ def tiled(fn: Any, x: torch.Tensor, tile: int, overlap: int = OVERLAP) -> tuple[
 @dataclass(frozen=True)
 class FastConfig:
     strength: float = 1.0     # 1 = full style; image styles: towards the content's own style vector
-    tile: int | None = None   # None = auto (1024 px tiles above ~4 MP), 0 = never, N = tiles of N px
+    tile: int | None = None   # None = auto (768 px tiles above ~2.4 MP), 0 = never, N = tiles of N px
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.strength <= 1.0:
@@ -357,7 +361,7 @@ class FastMethod(Method):
         if look.kind == "builtin" and cfg.strength < 1.0:
             # the 26-style network has no style vector of the photo to move towards: fade in pixels
             y = cfg.strength * y + (1.0 - cfg.strength) * x
-        return y.clamp(0, 1), n
+        return y.clamp_(0, 1), n
 
     def run(self, content: torch.Tensor, prepared: list[tuple[Look, float]], labels: im.Labels | None) -> Output:
         h, w = content.shape[-2:]

@@ -17,9 +17,18 @@ def gram(f: torch.Tensor, norm: str = "chw") -> torch.Tensor:
     """G = F Fᵀ with F the [C, H·W] matrix, divided by C·H·W ("chw", neural-style), H·W ("hw", Gatys'
     own code) or nothing ("none")."""
     n, c, h, w = f.shape
-    flat = f.reshape(n, c, h * w)
-    g = flat @ flat.transpose(1, 2)
+    t = _positions_by_channels(f)
+    g = t.transpose(1, 2) @ t
     return g / _gram_divisor(norm, c, h * w)
+
+
+def _positions_by_channels(f: torch.Tensor) -> torch.Tensor:
+    """[N, H·W, C] view of a feature map: a view (no copy, nothing extra kept for backward) for both the
+    contiguous and the channels-last layout."""
+    n, c, h, w = f.shape
+    if f.is_contiguous(memory_format=torch.channels_last) and not f.is_contiguous():
+        return f.permute(0, 2, 3, 1).reshape(n, h * w, c)
+    return f.reshape(n, c, h * w).transpose(1, 2)
 
 
 def _gram_divisor(norm: str, c: int, positions: float | torch.Tensor) -> float | torch.Tensor:
@@ -40,8 +49,8 @@ def masked_gram(f: torch.Tensor, mask: torch.Tensor, norm: str = "chw") -> torch
     """
     n, c, h, w = f.shape
     m = mask.reshape(-1, 1, h, w).to(f)
-    fm = (f * m).reshape(n, c, h * w)
-    g = fm @ fm.transpose(1, 2)
+    fm = _positions_by_channels(f * m)
+    g = fm.transpose(1, 2) @ fm
     area = (m * m).sum().clamp_min(1e-8) / m.shape[0]
     return g / _gram_divisor(norm, c, area)
 
