@@ -231,12 +231,14 @@ def test_thumbnails_are_the_builtin_styles_and_cached(painterly_home: Path) -> N
     assert all(Path(p).is_relative_to(painterly_home / "cache") for p, _ in thumbs)
     from painterly import api
 
-    i = 5   # thumbnail i is built-in style i applied to the shipped example (JPEG q85 tolerance)
-    want = np.asarray(api.stylize(web.EXAMPLE, names[i], method="fast", size=web.THUMB_SIZE, progress=False),
-                      np.float32)
-    got = np.asarray(Image.open(thumbs[i][0]).convert("RGB"), np.float32)
-    other = np.asarray(Image.open(thumbs[i + 1][0]).convert("RGB"), np.float32)
-    assert np.abs(got - want).mean() < 4 < np.abs(other - want).mean()
+    # thumbnail i is built-in style i applied to the shipped example: it is the closest of all 26 to a
+    # fresh render (the styles differ by 40-100 grey levels on average; JPEG q85 costs about 5)
+    pics = [np.asarray(Image.open(p).convert("RGB"), np.float32) for p, _ in thumbs]
+    for i in (0, 5, 25):
+        want = np.asarray(api.stylize(web.EXAMPLE, names[i], method="fast", size=web.THUMB_SIZE,
+                                      progress=False), np.float32)
+        errs = [float(np.abs(p - want).mean()) for p in pics]
+        assert int(np.argmin(errs)) == i and errs[i] < 8, errs
     mtimes = [Path(p).stat().st_mtime_ns for p, _ in thumbs]
     assert [Path(p).stat().st_mtime_ns for p, _ in web.builtin_thumbnails()] == mtimes   # not re-rendered
 
