@@ -215,6 +215,22 @@ def test_progress_reaches_the_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert img.size == (40, 30) and "counting" in report
 
 
+def test_gatys_steps_reach_the_page(tmp_path: Path, random_vgg_file: Any) -> None:
+    """The real gatys method, once its weights are imported (random ones here), is offered and reports
+    every evaluation with its loss to the progress bar."""
+    pytest.importorskip("painterly.methods.gatys")
+    assert not {s.name: s for s in web.method_states()}["gatys"].available
+    hub.import_file("vgg19-caffe", random_vgg_file("caffe"), verify=False)
+    assert {s.name: s for s in web.method_states()}["gatys"].available
+    seen: list[tuple[int, int, str]] = []
+    req = web.StylizeRequest(str(smooth_image(tmp_path / "c.png", (40, 30))), "gatys", web.IMAGE,
+                             style_image=str(smooth_image(tmp_path / "s.png", (32, 32), 2)), size=32, steps=3)
+    img, _ = web.run_stylize(req, web.ServeConfig(), lambda *a: seen.append(a))
+    assert [s[:2] for s in seen] == [(1, 3), (2, 3), (3, 3)]
+    assert all("loss" in s[2] for s in seen)
+    assert img.size == (32, 24)
+
+
 def test_upload_errors_never_show_server_paths(tmp_path: Path) -> None:
     truncated = tmp_path / "cut.png"
     data = (smooth_image(tmp_path / "whole.png", (64, 64))).read_bytes()
