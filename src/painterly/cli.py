@@ -359,6 +359,44 @@ def styles(
 # web UI: serve
 # ----------------------------------------------------------------------------------------------------
 
+@app.command(
+    epilog="Examples:\n\n"
+    "  painterly serve            (then open http://127.0.0.1:7860)\n\n"
+    "  painterly serve --port 8080 --pix2pix runs/facades/last.pt",
+)
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 makes the page reachable from "
+                                      "other machines.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
+    pix2pix: Annotated[Optional[Path], typer.Option(help="pix2pix checkpoint for the pix2pix tab.")] = None,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest accepted upload, in MB.")] = 20.0,
+    max_megapixels: Annotated[float, typer.Option(help="Largest accepted image, in megapixels.")] = 50.0,
+    max_size: Annotated[int, typer.Option(help="Largest output long side (px) the page offers.")] = 2048,
+    queue_size: Annotated[int, typer.Option(help="Requests that may wait; more get 'queue full'.")] = 16,
+) -> None:
+    """Start the web UI (a local Gradio page; needs the `web` extra: pip install 'painterly[web]').
+
+    Upload a photo, pick a built-in style or a style image, choose the method and get the result with a
+    download button. Methods whose weights are not cached are shown as unavailable with the command that
+    gets them. Nothing is sent anywhere: no share link, no telemetry.
+    """
+    if not 0 < port < 65536:
+        _fail(f"--port must be 1..65535, got {port}.")
+    if pix2pix is not None and not pix2pix.is_file():
+        _fail(f"pix2pix checkpoint not found: {pix2pix}")
+    for name, v in (("--max-upload-mb", max_upload_mb), ("--max-megapixels", max_megapixels),
+                    ("--max-size", max_size), ("--queue-size", queue_size)):
+        if v <= 0:
+            _fail(f"{name} must be positive.")
+    try:
+        from . import web
+    except ImportError as exc:
+        _fail(f"the web UI needs gradio ({exc.name} is not installed): pip install 'painterly[web]'")
+    cfg = web.ServeConfig(host=host, port=port, pix2pix=pix2pix, max_upload_mb=max_upload_mb,
+                          max_megapixels=max_megapixels, max_size=max_size, queue_size=queue_size)
+    web.serve(cfg)
+
+
 
 # ----------------------------------------------------------------------------------------------------
 # adain / sanet: video, export onnx

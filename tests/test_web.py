@@ -1,0 +1,301 @@
+"""The web UI through Gradio's own client against a real in-process server on a free port: stylise with
+the fast method, bad uploads and unavailable methods come back as one-line messages, limits hold."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import assert_one_line_error, noise_image, smooth_image
+
+gr = pytest.importorskip("gradio")
+gradio_client = pytest.importorskip("gradio_client")
+
+from painterly import hub, web
+from painterly import image as im
+from painterly.errors import PainterlyError
+from painterly.methods import METHODS
+from painterly.methods.base import Method, Output
+
+MAX_UPLOAD_MB = 0.1       # small limits so "too large" needs no large test file
+MAX_MEGAPIXELS = 0.05
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[gr.Blocks, str]]:
+    # the module-wide server renders its thumbnails into its own cache, never ~/.cache, and offers a
+    # method that needs weights the (empty) test cache does not have
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PAINTERLY_HOME", str(tmp_path_factory.mktemp("web_home")))
+        mp.setitem(METHODS, "needsweights", f"{__name__}:NeedsWeights")
+        cfg = web.ServeConfig(port=free_port(), max_upload_mb=MAX_UPLOAD_MB, max_megapixels=MAX_MEGAPIXELS,
+                              max_size=256, queue_size=3)
+        demo = web.launch(cfg, block=False)
+        try:
+            yield demo, f"http://127.0.0.1:{cfg.port}/"
+        finally:
+            demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server: tuple[gr.Blocks, str]) -> Any:
+    return gradio_client.Client(server[1], verbose=False, download_files=True)
+
+
+def predict(client: Any, content: Path | None, method: str = "fast", style_from: str = web.BUILTIN,
+            builtin: str | None = None, style: Path | None = None, strength: float = 1.0, size: int = 64,
+            preserve: str = "off", steps: int = 0) -> tuple[str, str]:
+    h = gradio_client.handle_file
+    return client.predict(h(str(content)) if content else None, method, style_from, builtin,
+                          h(str(style)) if style else None, strength, size, preserve, steps,
+                          api_name="/stylize")
+
+
+def app_error(client: Any, *args: Any, **kw: Any) -> str:
+    with pytest.raises(gradio_client.exceptions.AppError) as ei:
+        predict(client, *args, **kw)
+    msg = str(ei.value)
+    assert "Traceback" not in msg and "\n" not in msg.strip(), msg
+    return msg
+
+
+class NeedsWeights(Method):
+    """A method that needs a published checkpoint (so it is unavailable in the empty test cache)."""
+
+    name = "needsweights"
+    weights = ("vgg19",)
+
+    def configure(self, options: dict[str, Any]) -> None:
+        pass
+
+    def run(self, content: torch.Tensor, prepared: Any, labels: im.Labels | None) -> Output:
+        raise AssertionError("must not run without its weights")
+
+
+class Counting(Method):
+    """Reports 4 progress steps and returns the content inverted."""
+
+    name = "counting"
+
+    def configure(self, options: dict[str, Any]) -> None:
+        pass
+
+    def run(self, content: torch.Tensor, prepared: Any, labels: im.Labels | None) -> Output:
+        for i in range(4):
+            self.report(i + 1, 4, {"loss": 10.0 - i})
+        return Output(im.to_pil(1 - content))
+
+
+# ----------------------------------------------------------------------------------------------------
+# through the HTTP API
+# ----------------------------------------------------------------------------------------------------
+
+def test_server_is_local_queued_and_silent(server: tuple[gr.Blocks, str]) -> None:
+    demo, url = server
+    assert url.startswith("http://127.0.0.1:")
+    assert demo.server_name == "127.0.0.1" and demo.share is False
+    assert demo._queue.max_size == 3                      # bounded queue
+    assert demo.max_file_size == int(MAX_UPLOAD_MB * 1024 * 1024)
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False" and demo.analytics_enabled is False
+
+
+def test_stylize_fast_builtin_style(client: Any, tmp_path: Path) -> None:
+    content = smooth_image(tmp_path / "photo.png", (90, 60), 1)
+    names = web.builtin_styles()
+    assert len(names) == 26
+    out, report = predict(client, content, builtin=names[3], size=96)
+    img = Image.open(out)
+    assert img.size == (96, 64)
+    assert "fast" in report and names[3] in report and "96×64" in report
+    # the page gives exactly what the API gives for the same settings (PNG: lossless)
+    from painterly import api
+
+    want = api.stylize(content, names[3], method="fast", size=96, progress=False)
+    diff = np.abs(np.asarray(img.convert("RGB"), np.int16) - np.asarray(want.convert("RGB"), np.int16))
+    assert diff.max() <= 1
+
+
+def test_stylize_fast_style_image_strength_zero_differs_from_one(client: Any, tmp_path: Path) -> None:
+    content = smooth_image(tmp_path / "photo.png", (64, 64), 1)
+    style = smooth_image(tmp_path / "style.png", (64, 64), 7)
+    full, _ = predict(client, content, style_from=web.IMAGE, style=style, strength=1.0)
+    none, _ = predict(client, content, style_from=web.IMAGE, style=style, strength=0.0)
+    a, b = (np.asarray(Image.open(p).convert("RGB"), np.float32) for p in (full, none))
+    assert a.shape == b.shape == (64, 64, 3)
+    assert np.abs(a - b).mean() > 1.0   # the slider reaches the method
+
+
+def test_non_image_upload_is_a_message(client: Any, tmp_path: Path) -> None:
+    fake = tmp_path / "notes.png"
+    fake.write_text("this is not a picture\n" * 20)
+    msg = app_error(client, fake, builtin=web.builtin_styles()[0])
+    assert "notes.png" in msg and "not an image" in msg
+
+
+def test_too_many_pixels_is_a_message(client: Any, tmp_path: Path) -> None:
+    big = smooth_image(tmp_path / "wide.png", (300, 200))     # 0.06 MP > 0.05 MP, but a small file
+    msg = app_error(client, big, builtin=web.builtin_styles()[0])
+    assert "300x200" in msg and "limit" in msg
+
+
+def test_too_large_file_is_refused(client: Any, tmp_path: Path) -> None:
+    heavy = noise_image(tmp_path / "heavy.png", (200, 200))  # ~120 kB of noise > 0.1 MB
+    assert heavy.stat().st_size > MAX_UPLOAD_MB * 1024 * 1024
+    with pytest.raises(Exception) as ei:
+        predict(client, heavy, builtin=web.builtin_styles()[0])
+    assert "size" in str(ei.value).lower() or "large" in str(ei.value).lower(), ei.value
+
+
+def test_missing_photo_and_builtin_with_other_method(client: Any, tmp_path: Path) -> None:
+    assert "upload a photo" in app_error(client, None, builtin=web.builtin_styles()[0])
+    content = smooth_image(tmp_path / "photo.png", (40, 40))
+    msg = app_error(client, content, builtin="no-such-style")
+    assert "no-such-style" in msg
+
+
+def test_unavailable_method_gives_the_hint(client: Any, tmp_path: Path) -> None:
+    content = smooth_image(tmp_path / "photo.png", (40, 40))
+    style = smooth_image(tmp_path / "style.png", (40, 40), 3)
+    msg = app_error(client, content, method="needsweights", style_from=web.IMAGE, style=style)
+    assert "needs the weights 'vgg19'" in msg and "painterly weights" in msg
+
+
+def test_real_methods_without_weights_give_the_hint(client: Any, tmp_path: Path) -> None:
+    content = smooth_image(tmp_path / "photo.png", (40, 40))
+    style = smooth_image(tmp_path / "style.png", (40, 40), 3)
+    for st in web.method_states():
+        if st.name == "fast":
+            assert st.available
+            continue
+        assert not st.available      # the test cache is empty
+        msg = app_error(client, content, method=st.name, style_from=web.IMAGE, style=style)
+        assert msg == st.hint
+
+
+# ----------------------------------------------------------------------------------------------------
+# the pieces, without HTTP
+# ----------------------------------------------------------------------------------------------------
+
+def test_method_states_follow_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(METHODS, "needsweights", f"{__name__}:NeedsWeights")
+    monkeypatch.setitem(METHODS, "notinstalled", "painterly.methods.no_such_module:X")
+    states = {s.name: s for s in web.method_states()}
+    assert not states["needsweights"].available and "unavailable" in states["needsweights"].label
+    assert "painterly weights fetch vgg19" in states["needsweights"].hint
+    assert not states["notinstalled"].available
+    p = hub.path("vgg19")
+    p.parent.mkdir(parents=True)
+    p.write_bytes(b"cached")       # only presence matters for the menu
+    states = {s.name: s for s in web.method_states()}
+    assert states["needsweights"].available and states["needsweights"].hint == ""
+
+
+def test_progress_reaches_the_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(METHODS, "counting", f"{__name__}:Counting")
+    seen: list[tuple[int, int, str]] = []
+    req = web.StylizeRequest(str(smooth_image(tmp_path / "c.png", (40, 30))), "counting", web.IMAGE,
+                             style_image=str(smooth_image(tmp_path / "s.png", (20, 20))), size=40)
+    img, report = web.run_stylize(req, web.ServeConfig(), lambda *a: seen.append(a))
+    assert [s[:2] for s in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert "step 2/4" in seen[1][2] and "loss 9" in seen[1][2]
+    assert img.size == (40, 30) and "counting" in report
+
+
+def test_gatys_steps_reach_the_page(tmp_path: Path, random_vgg_file: Any) -> None:
+    """The real gatys method, once its weights are imported (random ones here), is offered and reports
+    every evaluation with its loss to the progress bar."""
+    pytest.importorskip("painterly.methods.gatys")
+    assert not {s.name: s for s in web.method_states()}["gatys"].available
+    hub.import_file("vgg19-caffe", random_vgg_file("caffe"), verify=False)
+    assert {s.name: s for s in web.method_states()}["gatys"].available
+    seen: list[tuple[int, int, str]] = []
+    req = web.StylizeRequest(str(smooth_image(tmp_path / "c.png", (40, 30))), "gatys", web.IMAGE,
+                             style_image=str(smooth_image(tmp_path / "s.png", (32, 32), 2)), size=32, steps=3)
+    img, _ = web.run_stylize(req, web.ServeConfig(), lambda *a: seen.append(a))
+    assert [s[:2] for s in seen] == [(1, 3), (2, 3), (3, 3)]
+    assert all("loss" in s[2] for s in seen)
+    assert img.size == (32, 24)
+
+
+def test_upload_errors_never_show_server_paths(tmp_path: Path) -> None:
+    truncated = tmp_path / "cut.png"
+    data = (smooth_image(tmp_path / "whole.png", (64, 64))).read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(PainterlyError) as ei:
+        web.load_upload(str(truncated), "photo", 50)
+    assert "cut.png" in str(ei.value) and str(tmp_path) not in str(ei.value)
+
+
+def test_thumbnails_are_the_builtin_styles_and_cached(painterly_home: Path) -> None:
+    thumbs = web.builtin_thumbnails()
+    names = web.builtin_styles()
+    assert [c for _, c in thumbs] == [f"{i}: {n}" for i, n in enumerate(names)]
+    assert all(Path(p).is_relative_to(painterly_home / "cache") for p, _ in thumbs)
+    from painterly import api
+
+    # thumbnail i is built-in style i applied to the shipped example: it is the closest of all 26 to a
+    # fresh render (the styles differ by 40-100 grey levels on average; JPEG q85 costs about 5)
+    pics = [np.asarray(Image.open(p).convert("RGB"), np.float32) for p, _ in thumbs]
+    for i in (0, 5, 25):
+        want = np.asarray(api.stylize(web.EXAMPLE, names[i], method="fast", size=web.THUMB_SIZE,
+                                      progress=False), np.float32)
+        errs = [float(np.abs(p - want).mean()) for p in pics]
+        assert int(np.argmin(errs)) == i and errs[i] < 8, errs
+    mtimes = [Path(p).stat().st_mtime_ns for p, _ in thumbs]
+    assert [Path(p).stat().st_mtime_ns for p, _ in web.builtin_thumbnails()] == mtimes   # not re-rendered
+
+
+def test_pix2pix_tab_without_checkpoint_says_so() -> None:
+    fn, msg = web.pix2pix_translator(None)
+    assert fn is None and "painterly serve --pix2pix" in msg
+
+
+def test_pix2pix_tab_translates_like_the_cli(tmp_path: Path) -> None:
+    p2p = pytest.importorskip("painterly.methods.pix2pix")
+    opts = p2p.GeneratorOptions(netG="unet_128", ngf=4)
+    ckpt = tmp_path / "g.pt"
+    torch.manual_seed(1)
+    torch.save(p2p.generator_checkpoint(p2p.build_generator(opts), opts), ckpt)
+    fn, msg = web.pix2pix_translator(ckpt)
+    assert fn is not None and "g.pt" in msg and "unet_128" in msg
+    src = smooth_image(tmp_path / "in.png", (100, 60), 4)
+    got = fn(Image.open(src).convert("RGB"))
+    assert got.size == (100, 60)
+    [(_, written)] = p2p.translate_files([str(src)], ckpt, tmp_path / "cli.png", progress=False)
+    diff = np.abs(np.asarray(got, np.int16) - np.asarray(Image.open(written).convert("RGB"), np.int16))
+    assert diff.max() == 0     # same network, mode and seed as `painterly translate`
+
+
+def test_serve_with_a_bad_pix2pix_checkpoint_is_one_line_error(cli: Any, tmp_path: Path) -> None:
+    pytest.importorskip("painterly.methods.pix2pix")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert_one_line_error(cli("serve", "--port", str(free_port()), "--pix2pix", str(bad), timeout=120), "bad.pt")
+
+
+# ----------------------------------------------------------------------------------------------------
+# the command line
+# ----------------------------------------------------------------------------------------------------
+
+def test_serve_bad_options_are_one_line_errors(cli: Any, tmp_path: Path) -> None:
+    assert_one_line_error(cli("serve", "--port", "0"), "--port")
+    assert_one_line_error(cli("serve", "--pix2pix", str(tmp_path / "nope.pt")), "nope.pt")
+
+
+def test_serve_busy_port_is_one_line_error(cli: Any, server: tuple[gr.Blocks, str]) -> None:
+    port = server[1].rsplit(":", 1)[1].strip("/")
+    assert_one_line_error(cli("serve", "--port", port, timeout=120), port)
