@@ -5,6 +5,7 @@ Every user error is a PainterlyError, printed as one ``error: …`` line with ex
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -394,6 +395,201 @@ def export_onnx(
 # ----------------------------------------------------------------------------------------------------
 # pix2pix: train pix2pix, translate, evaluate
 # ----------------------------------------------------------------------------------------------------
+
+PANEL_P2P_ARCH = "Architecture"
+PANEL_P2P_DATA = "Data"
+PANEL_P2P_OPT = "Optimisation"
+PANEL_P2P_RUN = "Run"
+
+
+@train_app.command(
+    "pix2pix",
+    epilog="Examples:\n\n"
+    "  painterly train pix2pix --data ../shared/data/facades --out runs/facades --direction BtoA\n\n"
+    "  painterly train pix2pix --data facades --out runs/f128 --netG unet_128 --load-size 143 "
+    "--crop-size 128 --epochs 30 --epochs-decay 30\n\n"
+    "  painterly train pix2pix --resume runs/f128\n\n"
+    "  torchrun --nproc_per_node 2 -m painterly train pix2pix --data facades --out runs/ddp",
+)
+def train_pix2pix(
+    data: Annotated[Optional[Path], typer.Option(help="Pairs: A|B images side by side, or folders A/ and B/ "
+                                                 "paired by file name. A folder with train/ (and val/ or test/) "
+                                                 "uses those.", rich_help_panel=PANEL_P2P_DATA)] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run folder: checkpoint.pt, generator.pt, losses.csv, "
+                                                "metrics.csv, samples/.", rich_help_panel=PANEL_P2P_RUN)] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this folder exactly where its "
+                                                   "last checkpoint stopped (its settings are reused).",
+                                                   rich_help_panel=PANEL_P2P_RUN)] = None,
+    val: Annotated[Optional[Path], typer.Option(help="Held-out pairs for per-epoch L1/PSNR/SSIM.",
+                                                rich_help_panel=PANEL_P2P_DATA)] = None,
+    direction: Annotated[str, typer.Option(help="AtoB (left/A is the input) or BtoA. Facades labels→photo "
+                                           "is BtoA.", rich_help_panel=PANEL_P2P_DATA)] = "AtoB",
+    load_size: Annotated[int, typer.Option(help="Resize both halves to this square first (0 = keep).",
+                                           rich_help_panel=PANEL_P2P_DATA)] = 286,
+    crop_size: Annotated[int, typer.Option(help="Random square crop (training resolution).",
+                                           rich_help_panel=PANEL_P2P_DATA)] = 256,
+    no_flip: Annotated[bool, typer.Option("--no-flip", help="No random horizontal flips.",
+                                          rich_help_panel=PANEL_P2P_DATA)] = False,
+    netG: Annotated[str, typer.Option("--netG", help="unet_256 | unet_128 | resnet_9blocks.",
+                                      rich_help_panel=PANEL_P2P_ARCH)] = "unet_256",
+    netD: Annotated[str, typer.Option("--netD", help="basic (70x70 PatchGAN) | n_layers | pixel.",
+                                      rich_help_panel=PANEL_P2P_ARCH)] = "basic",
+    n_layers_D: Annotated[int, typer.Option("--n-layers-D", help="Layers of --netD n_layers.",
+                                            rich_help_panel=PANEL_P2P_ARCH)] = 3,
+    norm: Annotated[str, typer.Option(help="batch | instance | none.", rich_help_panel=PANEL_P2P_ARCH)] = "batch",
+    ngf: Annotated[int, typer.Option(help="Generator width.", rich_help_panel=PANEL_P2P_ARCH)] = 64,
+    ndf: Annotated[int, typer.Option(help="Discriminator width.", rich_help_panel=PANEL_P2P_ARCH)] = 64,
+    no_dropout: Annotated[bool, typer.Option("--no-dropout", help="No dropout in the generator.",
+                                             rich_help_panel=PANEL_P2P_ARCH)] = False,
+    epochs: Annotated[int, typer.Option(help="Epochs at the initial learning rate.",
+                                        rich_help_panel=PANEL_P2P_OPT)] = 100,
+    epochs_decay: Annotated[int, typer.Option(help="Then epochs of linear decay to 0.",
+                                              rich_help_panel=PANEL_P2P_OPT)] = 100,
+    batch_size: Annotated[int, typer.Option(help="Pairs per step (per process).",
+                                            rich_help_panel=PANEL_P2P_OPT)] = 1,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.", rich_help_panel=PANEL_P2P_OPT)] = 2e-4,
+    beta1: Annotated[float, typer.Option(help="Adam β1.", rich_help_panel=PANEL_P2P_OPT)] = 0.5,
+    lambda_l1: Annotated[float, typer.Option("--lambda-l1", help="Weight of the L1 loss.",
+                                             rich_help_panel=PANEL_P2P_OPT)] = 100.0,
+    gan_weight: Annotated[float, typer.Option(help="Weight of the cGAN loss; 0 = L1-only baseline.",
+                                              rich_help_panel=PANEL_P2P_OPT)] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed (same seed → same run on CPU).",
+                                      rich_help_panel=PANEL_P2P_RUN)] = 0,
+    checkpoint_every: Annotated[int, typer.Option(help="Epochs between checkpoints.",
+                                                  rich_help_panel=PANEL_P2P_RUN)] = 1,
+    sample_every: Annotated[int, typer.Option(help="Iterations between sample sheets (0: every epoch).",
+                                              rich_help_panel=PANEL_P2P_RUN)] = 0,
+    val_limit: Annotated[int, typer.Option(help="Validate on at most this many pairs (0 = all).",
+                                           rich_help_panel=PANEL_P2P_RUN)] = 0,
+    workers: Annotated[Optional[int], typer.Option(help="Data loader processes.",
+                                                   rich_help_panel=PANEL_P2P_RUN)] = None,
+    threads: Annotated[Optional[int], typer.Option(help="torch CPU threads (0 = torch's default).",
+                                                   rich_help_panel=PANEL_P2P_RUN)] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.", rich_help_panel=PANEL_P2P_RUN)] = "auto",
+    tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Also log to RUN/tb (if installed).",
+                                              rich_help_panel=PANEL_P2P_RUN)] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.",
+                                        rich_help_panel=PANEL_P2P_RUN)] = False,
+) -> None:
+    """Train pix2pix (cGAN + λ·L1, PatchGAN) on paired images; writes checkpoints you can --resume."""
+    from .methods import pix2pix as p2p
+    from .train.loop import TrainConfig, read_checkpoint
+
+    if resume is not None:
+        ck = read_checkpoint(resume)
+        if ck.get("task") != "pix2pix":
+            _fail(f"{resume} is a {ck.get('task')!r} run, not pix2pix.")
+        cfg = p2p.Pix2PixConfig(**ck["task_config"])
+        if data is not None:  # the data moved: same pairs, new place
+            cfg.data, cfg.val = p2p.resolve_data_dirs(data, val or cfg.val or None)
+        loop = TrainConfig(**{**ck["train_config"], "out": str(resume)})
+        resumed = True
+    else:
+        if data is None or out is None:
+            _fail("give --data DIR and --out RUN (or --resume RUN).")
+        if (Path(out) / "checkpoint.pt").exists():
+            _fail(f"{out} already holds a run; continue it with --resume {out} or choose another --out.")
+        train_dir, val_dir = p2p.resolve_data_dirs(data, val)
+        g = p2p.GeneratorOptions(netG=netG, norm=norm, ngf=ngf, dropout=not no_dropout, direction=direction,
+                                 crop_size=crop_size)
+        d = p2p.DiscriminatorOptions(netD=netD, n_layers=n_layers_D, norm=norm, ndf=ndf)
+        if epochs < 0 or epochs_decay < 0:
+            _fail("--epochs and --epochs-decay must not be negative.")
+        if gan_weight < 0 or lambda_l1 < 0:
+            _fail("--gan-weight and --lambda-l1 must not be negative.")
+        cfg = p2p.Pix2PixConfig(data=train_dir, val=val_dir, generator=g.to_dict(),
+                                discriminator=dataclasses.asdict(d), load_size=load_size, crop_size=crop_size,
+                                flip=not no_flip, epochs=epochs, epochs_decay=epochs_decay, lr=lr, beta1=beta1,
+                                lambda_l1=lambda_l1, gan_weight=gan_weight, val_limit=val_limit)
+        loop = TrainConfig(out=str(out), batch_size=batch_size, seed=seed, checkpoint_every_epochs=checkpoint_every,
+                           sample_every=sample_every, device=device, tensorboard=tensorboard)
+        resumed = False
+    if workers is not None:
+        loop.workers = workers
+    if threads is not None:
+        loop.threads = threads
+    loop.progress = not quiet
+    res = p2p.train(cfg, loop, resume=resumed)
+    summary = ", ".join(f"{k} {v:.4g}" for k, v in {**res.last_losses, **res.last_metrics}.items())
+    typer.echo(f"{'interrupted at' if res.interrupted else 'trained'} {res.iterations} iterations "
+               f"({res.epochs:.1f} epochs, {res.seconds:.0f}s): {summary}", err=True)
+    for p in res.exported:
+        typer.echo(f"wrote {p}", err=True)
+    if res.interrupted:
+        typer.echo(f"saved; continue with: painterly train pix2pix --resume {res.out}", err=True)
+        raise typer.Exit(130)
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  painterly translate labels.png --checkpoint runs/facades/generator.pt -o photo.png\n\n"
+    "  painterly translate labels/ --checkpoint latest_net_G.pth --netG unet_256 --norm batch -o out/ --eval\n\n"
+    "  painterly translate val/*.jpg --checkpoint g.pt --pairs --direction BtoA --sheet sheet.jpg -o out/",
+)
+def translate(
+    inputs: Annotated[list[str], typer.Argument(help="Input image(s), folders or globs.", show_default=False)],
+    checkpoint: Annotated[Path, typer.Option(help="Generator: our generator.pt / checkpoint.pt, or a reference "
+                                             "latest_net_G.pth (then give --netG and --norm).")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (one input) or folder.")
+                      ] = None,
+    eval_mode: Annotated[bool, typer.Option("--eval", help="Running BN statistics and no dropout "
+                                            "(deterministic). Default: the paper's test-time setting — batch "
+                                            "statistics and dropout on (use --seed to fix it).")] = False,
+    seed: Annotated[int, typer.Option(help="Seed for the dropout noise.")] = 0,
+    pairs: Annotated[bool, typer.Option("--pairs", help="Inputs are A|B pairs: translate one side, show the "
+                                        "other as target in the sheet.")] = False,
+    direction: Annotated[str, typer.Option(help="With --pairs: AtoB or BtoA.")] = "AtoB",
+    size: Annotated[int, typer.Option(help="Resize the input's long side first (0 = native).")] = 0,
+    sheet: Annotated[Optional[Path], typer.Option(help="Also write a sheet: input | output (| target).")] = None,
+    netG: Annotated[Optional[str], typer.Option("--netG", help="For reference files: the generator.")] = None,
+    norm: Annotated[Optional[str], typer.Option(help="For reference files: batch | instance | none.")] = None,
+    ngf: Annotated[Optional[int], typer.Option(help="For reference files: generator width (64).")] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Translate images with a trained pix2pix generator (any size: padded to the network's multiple and
+    cropped back)."""
+    from .methods import pix2pix as p2p
+
+    for r in p2p.translate_files(inputs, checkpoint, output, eval_mode=eval_mode, seed=seed, pairs=pairs,
+                                 direction=direction, size=size, sheet=sheet, netG=netG, norm=norm, ngf=ngf,
+                                 device=device, progress=not quiet):
+        if not quiet:
+            typer.echo(f"{r[0]} -> {r[1]}", err=True)
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  painterly evaluate --checkpoint runs/facades/generator.pt --data ../shared/data/facades/val "
+    "--direction BtoA --json",
+)
+def evaluate(
+    checkpoint: Annotated[Path, typer.Option(help="Generator checkpoint (as for translate).")],
+    data: Annotated[Path, typer.Option(help="Folder of pairs (A|B or A/ + B/).")],
+    direction: Annotated[Optional[str], typer.Option(help="AtoB | BtoA (default: the checkpoint's).")] = None,
+    size: Annotated[Optional[int], typer.Option(help="Evaluate at this square size (default: the "
+                                                "checkpoint's training crop size).")] = None,
+    eval_mode: Annotated[bool, typer.Option("--eval", help="Running BN stats, no dropout (see translate).")
+                         ] = False,
+    seed: Annotated[int, typer.Option(help="Seed for the dropout noise.")] = 0,
+    netG: Annotated[Optional[str], typer.Option("--netG")] = None,
+    norm: Annotated[Optional[str], typer.Option()] = None,
+    ngf: Annotated[Optional[int], typer.Option()] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """L1, PSNR and SSIM of a pix2pix generator on held-out pairs (images in [0, 1]; means over images)."""
+    from .methods import pix2pix as p2p
+
+    rep = p2p.evaluate_checkpoint(checkpoint, data, direction=direction, size=size, eval_mode=eval_mode,
+                                  seed=seed, netG=netG, norm=norm, ngf=ngf, device=device, progress=not quiet)
+    if json_out:
+        typer.echo(json.dumps(rep, indent=2))
+    else:
+        typer.echo(f"{rep['n']} pairs  L1 {rep['l1']:.4f}  PSNR {rep['psnr']:.2f} dB  SSIM {rep['ssim']:.4f}  "
+                   f"({rep['mode']} mode, {rep['size']} px, {rep['direction']})")
+
 
 
 def main() -> None:

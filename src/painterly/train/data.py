@@ -1,0 +1,240 @@
+"""Training data: image-folder datasets, paired (pix2pix) datasets, and a resumable infinite sampler.
+
+Reproducibility contract: the sampler yields ``(index, seed)`` pairs and every dataset draws its random
+augmentation (crop, flip) from ``seed`` alone. The stream of samples is therefore a pure function of
+(seed, position), whatever the number of workers, and a resumed run sees exactly the samples an
+uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import random
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset, Sampler
+
+from ..errors import PainterlyError
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+
+Item = tuple[int, int]
+"""(dataset index, augmentation seed) — what InfiniteSampler yields."""
+
+
+def list_images(root: str | Path, what: str = "image folder") -> list[Path]:
+    """Image files under ``root`` (recursive, sorted, hidden files skipped); a clear error if none."""
+    root = Path(root)
+    if not root.exists():
+        raise PainterlyError(f"{what} not found: {root}")
+    if not root.is_dir():
+        raise PainterlyError(f"{what} {root} is not a folder.")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    if not files:
+        raise PainterlyError(f"{what} {root} contains no image files ({', '.join(sorted(IMAGE_EXTS))}).")
+    return files
+
+
+def readable_images(files: Sequence[Path], what: str = "image folder") -> list[Path]:
+    """Drop files Pillow cannot open (warning with a count); an error if nothing is left."""
+    good, bad = [], []
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                im.verify()
+            good.append(f)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            bad.append(f)
+    if bad:
+        warnings.warn(f"skipped {len(bad)} unreadable file(s) in the {what}, e.g. {bad[0]}", stacklevel=2)
+    if not good:
+        raise PainterlyError(f"{what}: none of the {len(files)} image file(s) could be read.")
+    return good
+
+
+def _open_rgb(path: Path) -> Image.Image:
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise PainterlyError(f"cannot read training image {path}: {exc}") from None
+
+
+def _to_tensor(img: Image.Image) -> torch.Tensor:
+    arr = np.asarray(img, dtype=np.float32) / 255.0
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1)
+
+
+# ----------------------------------------------------------------------------------------------------
+# sampler
+# ----------------------------------------------------------------------------------------------------
+
+class InfiniteSampler(Sampler[Item]):
+    """Endless shuffled passes over ``n`` items, sharded across ``world`` ranks, resumable by position.
+
+    Pass e uses the permutation ``randperm(n, seed + e)``, padded (wrapping) to a multiple of ``world``;
+    rank r takes every world-th element from r. ``start`` is the number of samples this rank has already
+    consumed (``iteration × batch size``), so resuming continues mid-pass exactly.
+    """
+
+    def __init__(self, n: int, seed: int = 0, rank: int = 0, world: int = 1, start: int = 0,
+                 shuffle: bool = True) -> None:
+        if n <= 0:
+            raise PainterlyError("the training set is empty.")
+        self.n, self.seed, self.rank, self.world, self.start, self.shuffle = n, seed, rank, world, start, shuffle
+        self.per_rank = -(-n // world)  # ceil
+
+    def pass_order(self, e: int) -> list[int]:
+        if self.shuffle:
+            order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + e)).tolist()
+        else:
+            order = list(range(self.n))
+        total = self.per_rank * self.world
+        order = (order * (total // self.n + 1))[:total]
+        return order[self.rank::self.world]
+
+    def item(self, position: int) -> Item:
+        e, j = divmod(position, self.per_rank)
+        idx = self.pass_order(e)[j]
+        # a distinct augmentation seed per (pass, global slot), independent of the worker count
+        return idx, (self.seed * 1_000_003 + e * 7919 + j * self.world + self.rank) % (2 ** 31)
+
+    def __iter__(self) -> Iterator[Item]:
+        pos = self.start
+        e, j = divmod(pos, self.per_rank)
+        while True:
+            order = self.pass_order(e)
+            for jj in range(j, self.per_rank):
+                yield order[jj], (self.seed * 1_000_003 + e * 7919 + jj * self.world + self.rank) % (2 ** 31)
+            e, j = e + 1, 0
+
+    def __len__(self) -> int:  # a DataLoader wants one; the stream is endless
+        return 2 ** 62
+
+
+# ----------------------------------------------------------------------------------------------------
+# datasets
+# ----------------------------------------------------------------------------------------------------
+
+class ImageFolderDataset(Dataset[torch.Tensor]):
+    """All images under a folder (recursive): resize the short side to ``load_size``, random-crop
+    ``crop_size`` (the AdaIN/SANet recipe: 512 → 256), [0, 1] tensors. Unreadable files are skipped."""
+
+    def __init__(self, root: str | Path, load_size: int = 512, crop_size: int = 256, what: str = "image folder",
+                 check: bool = True) -> None:
+        files = list_images(root, what)
+        self.files = readable_images(files, what) if check else files
+        self.skipped = len(files) - len(self.files)
+        if crop_size > load_size > 0:
+            raise PainterlyError(f"crop size {crop_size} is larger than the load size {load_size}.")
+        self.load_size, self.crop_size = load_size, crop_size
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, item: int | Item) -> torch.Tensor:
+        idx, seed = item if isinstance(item, tuple) else (item, item)
+        rng = random.Random(seed)
+        img = _open_rgb(self.files[idx])
+        if self.load_size:
+            w, h = img.size
+            s = self.load_size / min(w, h)
+            img = img.resize((max(self.crop_size, round(w * s)), max(self.crop_size, round(h * s))),
+                             Image.Resampling.BILINEAR)
+        w, h = img.size
+        if self.crop_size > min(w, h):
+            raise PainterlyError(f"training image {self.files[idx]} ({w}x{h}) is smaller than the crop "
+                                 f"size {self.crop_size}.")
+        x, y = rng.randint(0, w - self.crop_size), rng.randint(0, h - self.crop_size)
+        return _to_tensor(img.crop((x, y, x + self.crop_size, y + self.crop_size)))
+
+
+@dataclass(frozen=True)
+class PairedConfig:
+    direction: str = "AtoB"       # AtoB: left/A is the input; BtoA: right/B is the input
+    load_size: int = 286          # both halves are resized to load_size² first (0 = keep the size)
+    crop_size: int = 256          # then a random crop_size² crop (the same for input and target)
+    flip: bool = True             # and a random horizontal flip (the same for both)
+    train: bool = True            # False: resize straight to crop_size², no crop, no flip (validation)
+
+
+class PairedDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """pix2pix pairs: either A|B images side by side in one folder (split in the middle), or two folders
+    ``A/`` and ``B/`` whose files are paired by name (stem). Items are (input, target) in [-1, 1]."""
+
+    def __init__(self, root: str | Path, cfg: PairedConfig = PairedConfig()) -> None:
+        root = Path(root)
+        if cfg.direction not in ("AtoB", "BtoA"):
+            raise PainterlyError(f"direction must be AtoB or BtoA, got {cfg.direction!r}.")
+        if cfg.train and cfg.load_size and cfg.crop_size > cfg.load_size:
+            raise PainterlyError(f"crop size {cfg.crop_size} is larger than the load size {cfg.load_size}.")
+        if cfg.crop_size < 1:
+            raise PainterlyError("crop size must be positive.")
+        self.cfg, self.root = cfg, root
+        self.pairs: list[tuple[Path, Path | None]]
+        if (root / "A").is_dir() and (root / "B").is_dir():
+            a_files = {p.relative_to(root / "A").with_suffix(""): p for p in list_images(root / "A", "A folder")}
+            b_files = {p.relative_to(root / "B").with_suffix(""): p for p in list_images(root / "B", "B folder")}
+            only_a, only_b = sorted(set(a_files) - set(b_files)), sorted(set(b_files) - set(a_files))
+            if only_a or only_b:
+                stray = a_files[only_a[0]] if only_a else b_files[only_b[0]]
+                raise PainterlyError(f"unpaired file {stray}: A/ and B/ must hold files with the same names "
+                                     f"({len(only_a)} only in A, {len(only_b)} only in B).")
+            self.pairs = [(a_files[k], b_files[k]) for k in sorted(a_files)]
+        else:
+            self.pairs = [(p, None) for p in list_images(root, "paired image folder")]
+        self.files = [a for a, _ in self.pairs]
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def load_pair(self, idx: int) -> tuple[Image.Image, Image.Image]:
+        """(A, B) halves of pair ``idx`` as PIL images, with the errors a user can act on."""
+        a_path, b_path = self.pairs[idx]
+        if b_path is None:
+            ab = _open_rgb(a_path)
+            w, h = ab.size
+            if w % 2:
+                raise PainterlyError(f"{a_path} is {w}x{h}: an A|B side-by-side pair needs an even width.")
+            a, b = ab.crop((0, 0, w // 2, h)), ab.crop((w // 2, 0, w, h))
+        else:
+            a, b = _open_rgb(a_path), _open_rgb(b_path)
+            if a.size != b.size:
+                raise PainterlyError(f"{a_path} is {a.size[0]}x{a.size[1]} but its pair {b_path} is "
+                                     f"{b.size[0]}x{b.size[1]}.")
+        return a, b
+
+    def __getitem__(self, item: int | Item) -> tuple[torch.Tensor, torch.Tensor]:
+        idx, seed = item if isinstance(item, tuple) else (item, item)
+        cfg = self.cfg
+        a, b = self.load_pair(idx)
+        if not cfg.train:
+            size = (cfg.crop_size, cfg.crop_size)
+            a, b = a.resize(size, Image.Resampling.BICUBIC), b.resize(size, Image.Resampling.BICUBIC)
+        else:
+            rng = random.Random(seed)
+            if cfg.load_size:
+                size = (cfg.load_size, cfg.load_size)
+                a, b = a.resize(size, Image.Resampling.BICUBIC), b.resize(size, Image.Resampling.BICUBIC)
+            w, h = a.size
+            if cfg.crop_size > min(w, h):
+                raise PainterlyError(f"crop size {cfg.crop_size} is larger than the image halves of "
+                                     f"{self.pairs[idx][0]} ({w}x{h}); use a smaller --crop-size or a --load-size.")
+            x, y = rng.randint(0, w - cfg.crop_size), rng.randint(0, h - cfg.crop_size)
+            box = (x, y, x + cfg.crop_size, y + cfg.crop_size)
+            a, b = a.crop(box), b.crop(box)
+            if cfg.flip and rng.random() < 0.5:
+                a, b = a.transpose(Image.Transpose.FLIP_LEFT_RIGHT), b.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        ta, tb = _to_tensor(a) * 2 - 1, _to_tensor(b) * 2 - 1
+        return (ta, tb) if cfg.direction == "AtoB" else (tb, ta)
+
+    def check(self) -> None:
+        """Open every pair once so a bad file fails now, naming itself, not an hour into training."""
+        for i in range(len(self)):
+            self[(i, 0)]
