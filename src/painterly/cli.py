@@ -308,6 +308,47 @@ def weights_path(name: str) -> None:
 # fast: styles (built-in style list / contact sheet)
 # ----------------------------------------------------------------------------------------------------
 
+@app.command(epilog="Examples:\n\n  painterly styles\n\n"
+             "  painterly styles examples/chelsea.jpg -o sheet.jpg\n\n"
+             "  painterly stylize examples/chelsea.jpg --style style7 -o cat.jpg")
+def styles(
+    photo: Annotated[Optional[Path], typer.Argument(help="Photo to render every built-in style on.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Contact sheet file "
+                                                   "(default: <photo>-styles.jpg).")] = None,
+    cell: Annotated[int, typer.Option(help="Cell size of the sheet in px.")] = 256,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List the 26 built-in styles of --method fast; with a PHOTO, write a contact sheet of all of them.
+
+    Use a style by name or index: --style style7 or --style 7; blend: --style 3:0.5 --style 12:0.5.
+    """
+    from . import image as im
+    from .methods import fast
+
+    names = fast.builtin_styles()
+    if photo is None:
+        if json_out:
+            typer.echo(json.dumps([{"index": i, "name": n} for i, n in enumerate(names)], indent=2))
+        else:
+            typer.echo("built-in styles of --method fast (offline; the model ships without descriptive names):")
+            typer.echo("  " + "  ".join(f"{i}:{n}" for i, n in enumerate(names)))
+            typer.echo("see them on your photo: painterly styles PHOTO -o sheet.jpg")
+        return
+    if cell < 32 or cell > 2048:
+        _fail("--cell must be between 32 and 2048 px.")
+    dest = output or Path(f"{photo.stem}-styles.jpg")
+    if dest.suffix.lower() not in im.SAVE_FORMATS:
+        _fail(f"cannot save {dest}: unknown extension {dest.suffix or '(none)'}.")
+    pic = im.load_image(photo, what="photo")
+    sheet = fast.contact_sheet(pic.rgb, cell=cell, device=device)
+    im.save_image(sheet, dest)
+    if json_out:
+        typer.echo(json.dumps({"output": str(dest), "size": list(sheet.size), "styles": names}, indent=2))
+    else:
+        typer.echo(f"wrote {dest} ({sheet.width}x{sheet.height})", err=True)
+
+
 
 # ----------------------------------------------------------------------------------------------------
 # web UI: serve

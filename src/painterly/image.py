@@ -344,18 +344,22 @@ def load_labels(path: str | Path, content_size: tuple[int, int], max_regions: in
 # ----------------------------------------------------------------------------------------------------
 
 def contact_sheet(rows: Sequence[Sequence[Image.Image | None]], col_labels: Sequence[str] = (),
-                  row_labels: Sequence[str] = (), cell: int = 256, pad: int = 6) -> Image.Image:
-    """Grid of images (each fitted into ``cell`` px), optional labels above columns / left of rows."""
+                  row_labels: Sequence[str] = (), cell: int = 256, pad: int = 6,
+                  labels: Sequence[Sequence[str]] = ()) -> Image.Image:
+    """Grid of images (each fitted into ``cell`` px), optional labels above columns / left of rows, or
+    ``labels[r][c]`` under each cell."""
     n_rows = len(rows)
     n_cols = max((len(r) for r in rows), default=0)
     top = 18 if col_labels else 0
     left = 110 if row_labels else 0
-    sheet = Image.new("RGB", (left + n_cols * (cell + pad) + pad, top + n_rows * (cell + pad) + pad), "white")
+    under = 16 if labels else 0
+    sheet = Image.new("RGB", (left + n_cols * (cell + pad) + pad, top + n_rows * (cell + under + pad) + pad),
+                      "white")
     draw = ImageDraw.Draw(sheet)
     for c, label in enumerate(col_labels):
         draw.text((left + pad + c * (cell + pad) + 2, 3), label[:40], fill="black")
     for r, row in enumerate(rows):
-        y = top + pad + r * (cell + pad)
+        y = top + pad + r * (cell + under + pad)
         if r < len(row_labels):
             draw.text((4, y + cell // 2 - 6), row_labels[r][:17], fill="black")
         for c, im in enumerate(row):
@@ -365,4 +369,6 @@ def contact_sheet(rows: Sequence[Sequence[Image.Image | None]], col_labels: Sequ
             thumb.thumbnail((cell, cell), Image.Resampling.LANCZOS)
             x = left + pad + c * (cell + pad)
             sheet.paste(thumb, (x + (cell - thumb.width) // 2, y + (cell - thumb.height) // 2))
+            if r < len(labels) and c < len(labels[r]):
+                draw.text((x + 2, y + cell + 2), labels[r][c][:40], fill="black")
     return sheet

@@ -120,6 +120,7 @@ class Method(ABC):
 
     name: ClassVar[str]
     default_size: ClassVar[int] = 512      # output long side when --size is not given
+    upscale_default: ClassVar[bool] = True  # False: default_size only shrinks, smaller images stay as they are
     weights: ClassVar[tuple[str, ...]] = ()  # hub names needed (the web UI greys the method out without them)
     supports_mask: ClassVar[bool] = True
 
@@ -201,7 +202,11 @@ class Pipeline:
 
     def _content_at_size(self, pic: im.Picture) -> Image.Image:
         size = self.method.common.size
-        return im.resize_long(pic.rgb, self.method.default_size if size is None else size)
+        if size is None:
+            size = self.method.default_size
+            if not self.method.upscale_default:
+                size = min(size, max(pic.rgb.size))
+        return im.resize_long(pic.rgb, size)
 
     def _styles_for(self, content: torch.Tensor) -> list[StyleSpec]:
         mode = self.method.common.preserve_color
