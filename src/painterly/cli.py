@@ -475,6 +475,218 @@ def export_onnx(
 # training: train adain / train sanet
 # ----------------------------------------------------------------------------------------------------
 
+PANEL_FFT_DATA = "Data"
+PANEL_FFT_OPT = "Optimisation (default: the published recipe)"
+PANEL_FFT_RUN = "Run"
+
+_FFContentDir = Annotated[Optional[Path], typer.Option(
+    help="Content photos (searched recursively; the recipe uses MS-COCO).", rich_help_panel=PANEL_FFT_DATA)]
+_FFStyleDir = Annotated[Optional[Path], typer.Option(
+    help="Style images (searched recursively; the recipe uses WikiArt).", rich_help_panel=PANEL_FFT_DATA)]
+_FFOut = Annotated[Optional[Path], typer.Option(
+    help="Run folder: checkpoint.pt, decoder_iter_N.pth, losses.csv, samples/.", rich_help_panel=PANEL_FFT_RUN)]
+_FFResume = Annotated[Optional[Path], typer.Option(
+    help="Continue the run in this folder exactly where its last checkpoint stopped (its settings are "
+    "reused; --iterations extends it).", rich_help_panel=PANEL_FFT_RUN)]
+_FFVgg = Annotated[Optional[Path], typer.Option(
+    help="vgg_normalised.pth (the frozen encoder); default: the weights cache.", rich_help_panel=PANEL_FFT_RUN)]
+_FFInit = Annotated[Optional[Path], typer.Option(
+    help="Start from a decoder in the published layout (e.g. decoder.pth, or a run's decoder_iter_N.pth).",
+    rich_help_panel=PANEL_FFT_RUN)]
+_FFIterations = Annotated[Optional[int], typer.Option(help="Total iterations [recipe: 160000].",
+                                                      rich_help_panel=PANEL_FFT_OPT)]
+_FFBatch = Annotated[Optional[int], typer.Option(help="Images per step and process [recipe: adain 8, "
+                                                 "sanet 5].", rich_help_panel=PANEL_FFT_OPT)]
+_FFLr = Annotated[float, typer.Option(help="Adam learning rate.", rich_help_panel=PANEL_FFT_OPT)]
+_FFLrDecay = Annotated[float, typer.Option(help="Inverse decay: step i uses lr/(1 + decay·i).",
+                                           rich_help_panel=PANEL_FFT_OPT)]
+_FFContentW = Annotated[float, typer.Option(help="λc, weight of the content loss.", rich_help_panel=PANEL_FFT_OPT)]
+_FFLoad = Annotated[int, typer.Option(help="Resize each image's smaller side to this first.",
+                                      rich_help_panel=PANEL_FFT_DATA)]
+_FFCrop = Annotated[int, typer.Option(help="Then a random square crop of this side (training resolution).",
+                                      rich_help_panel=PANEL_FFT_DATA)]
+_FFSeed = Annotated[int, typer.Option(help="Seed (same seed → same run on CPU).", rich_help_panel=PANEL_FFT_RUN)]
+_FFCkpt = Annotated[Optional[int], typer.Option(help="Iterations between checkpoints [1000].",
+                                                rich_help_panel=PANEL_FFT_RUN)]
+_FFExport = Annotated[Optional[int], typer.Option(help="Iterations between decoder_iter_N.pth exports "
+                                                  "(0: only at the end) [10000].", rich_help_panel=PANEL_FFT_RUN)]
+_FFSample = Annotated[Optional[int], typer.Option(help="Iterations between sample sheets in RUN/samples "
+                                                  "(0: never) [1000].", rich_help_panel=PANEL_FFT_RUN)]
+_FFLog = Annotated[Optional[int], typer.Option(help="Iterations per row of losses.csv [10].",
+                                               rich_help_panel=PANEL_FFT_RUN)]
+_FFWorkers = Annotated[Optional[int], typer.Option(help="Data loader processes [half the CPUs, at most 4].",
+                                                   rich_help_panel=PANEL_FFT_RUN)]
+_FFThreads = Annotated[Optional[int], typer.Option(help="torch CPU threads (0 = torch's default).",
+                                                   rich_help_panel=PANEL_FFT_RUN)]
+_FFDevice = Annotated[Optional[str], typer.Option(help="auto | cpu | cuda | mps [auto].",
+                                                  rich_help_panel=PANEL_FFT_RUN)]
+_FFTb = Annotated[bool, typer.Option("--tensorboard", help="Also log to RUN/tb (if tensorboard is installed).",
+                                     rich_help_panel=PANEL_FFT_RUN)]
+_FFQuiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.", rich_help_panel=PANEL_FFT_RUN)]
+
+
+def _train_ff(method: str, *, content_dir: Path | None, style_dir: Path | None, out: Path | None,
+              resume: Path | None, vgg: Path | None, init: Path | None, init_transformer: Path | None,
+              iterations: int | None, batch_size: int | None, seed: int, checkpoint_every: int | None,
+              export_every: int | None, sample_every: int | None, log_every: int | None, workers: int | None,
+              threads: int | None, device: str | None, tensorboard: bool, quiet: bool,
+              **recipe_opts: Any) -> None:
+    """Shared body of `train adain` / `train sanet`: build (or reload) the configs, run, report."""
+    import os
+
+    from .train import ff
+    from .train.loop import TrainConfig, read_checkpoint
+
+    if resume is not None:
+        ck = read_checkpoint(resume)
+        if ck.get("task") != method:
+            _fail(f"{resume} is a {ck.get('task')!r} run, not {method}; use painterly train {ck.get('task')} "
+                  f"--resume {resume}.")
+        cfg = ff.FFTrainConfig(**ck["task_config"])
+        if content_dir is not None:  # the data moved: same images, new place
+            cfg.content_dir = str(content_dir)
+        if style_dir is not None:
+            cfg.style_dir = str(style_dir)
+        if vgg is not None:
+            cfg.vgg = str(vgg)
+        loop = TrainConfig(**{**ck["train_config"], "out": str(resume)})
+        if iterations is not None:
+            loop.iterations = iterations
+        resumed = True
+    else:
+        if content_dir is None or style_dir is None or out is None:
+            _fail("give --content-dir DIR, --style-dir DIR and --out RUN (or --resume RUN).")
+        assert out is not None
+        if (out / "checkpoint.pt").exists():
+            _fail(f"{out} already holds a run; continue it with --resume {out} or choose another --out.")
+        cfg, loop_defaults = ff.recipe(method)
+        cfg = dataclasses.replace(cfg, content_dir=str(content_dir), style_dir=str(style_dir),
+                                  vgg=str(vgg) if vgg else None, init_decoder=str(init) if init else None,
+                                  init_transformer=str(init_transformer) if init_transformer else None,
+                                  **recipe_opts)
+        if export_every is not None:
+            cfg.export_every = export_every
+        loop = TrainConfig(out=str(out), iterations=loop_defaults["iterations"] if iterations is None else iterations,
+                           batch_size=loop_defaults["batch_size"] if batch_size is None else batch_size,
+                           seed=seed, checkpoint_every=1000, sample_every=1000, log_every=10,
+                           workers=min(4, (os.cpu_count() or 2) // 2))
+        resumed = False
+    for name, value in (("checkpoint_every", checkpoint_every), ("sample_every", sample_every),
+                        ("log_every", log_every), ("workers", workers), ("threads", threads), ("device", device)):
+        if value is not None:
+            setattr(loop, name, value)
+    if resumed and batch_size is not None and batch_size != loop.batch_size:
+        _fail(f"--batch-size cannot change on --resume (the run uses {loop.batch_size}).")
+    loop.tensorboard = loop.tensorboard or tensorboard
+    loop.progress = not quiet
+    res = ff.train(cfg, loop, resume=resumed)
+    summary = ", ".join(f"{k} {v:.4g}" for k, v in res.last_losses.items())
+    typer.echo(f"{'interrupted at' if res.interrupted else 'trained'} {res.iterations} iterations "
+               f"({res.seconds:.0f}s): {summary}", err=True)
+    for p in res.exported:
+        typer.echo(f"wrote {p}", err=True)
+    if res.interrupted:
+        typer.echo(f"saved; continue with: painterly train {method} --resume {res.out}", err=True)
+        raise typer.Exit(130)
+
+
+@train_app.command(
+    "adain",
+    epilog="Examples:\n\n"
+    "  painterly train adain --content-dir coco/train2014 --style-dir wikiart/train --out runs/adain\n\n"
+    "  painterly train adain --resume runs/adain\n\n"
+    "  painterly train adain --content-dir c --style-dir s --out runs/ft --init decoder.pth --iterations 5000\n\n"
+    "  torchrun --nproc_per_node 2 -m painterly train adain --content-dir c --style-dir s --out runs/ddp\n\n"
+    "Then: painterly stylize photo.jpg --style s.jpg --method adain --weights runs/adain/decoder_iter_160000.pth",
+)
+def train_adain(
+    content_dir: _FFContentDir = None,
+    style_dir: _FFStyleDir = None,
+    out: _FFOut = None,
+    resume: _FFResume = None,
+    vgg: _FFVgg = None,
+    init: _FFInit = None,
+    iterations: _FFIterations = None,
+    batch_size: _FFBatch = None,
+    lr: _FFLr = 1e-4,
+    lr_decay: _FFLrDecay = 5e-5,
+    content_weight: _FFContentW = 1.0,
+    style_weight: Annotated[float, typer.Option(help="λs, weight of the mean/std style loss (relu1_1…4_1).",
+                                                rich_help_panel=PANEL_FFT_OPT)] = 10.0,
+    load_size: _FFLoad = 512,
+    crop_size: _FFCrop = 256,
+    seed: _FFSeed = 0,
+    checkpoint_every: _FFCkpt = None,
+    export_every: _FFExport = None,
+    sample_every: _FFSample = None,
+    log_every: _FFLog = None,
+    workers: _FFWorkers = None,
+    threads: _FFThreads = None,
+    device: _FFDevice = None,
+    tensorboard: _FFTb = False,
+    quiet: _FFQuiet = False,
+) -> None:
+    """Train an AdaIN decoder (frozen VGG encoder; Lc on the AdaIN target + λ·mean/std style loss)."""
+    _train_ff("adain", content_dir=content_dir, style_dir=style_dir, out=out, resume=resume, vgg=vgg, init=init,
+              init_transformer=None, iterations=iterations, batch_size=batch_size, seed=seed,
+              checkpoint_every=checkpoint_every, export_every=export_every, sample_every=sample_every,
+              log_every=log_every, workers=workers, threads=threads, device=device, tensorboard=tensorboard,
+              quiet=quiet, lr=lr, lr_decay=lr_decay, content_weight=content_weight, style_weight=style_weight,
+              load_size=load_size, crop_size=crop_size)
+
+
+@train_app.command(
+    "sanet",
+    epilog="Examples:\n\n"
+    "  painterly train sanet --content-dir coco/train2014 --style-dir wikiart/train --out runs/sanet\n\n"
+    "  painterly train sanet --content-dir c --style-dir s --out runs/ft --init decoder_iter_500000.pth "
+    "--init-transformer transformer_iter_500000.pth\n\n"
+    "Then: painterly weights import sanet-transformer runs/sanet/transformer_iter_160000.pth and "
+    "painterly stylize photo.jpg --style s.jpg --method sanet --weights runs/sanet/decoder_iter_160000.pth",
+)
+def train_sanet(
+    content_dir: _FFContentDir = None,
+    style_dir: _FFStyleDir = None,
+    out: _FFOut = None,
+    resume: _FFResume = None,
+    vgg: _FFVgg = None,
+    init: _FFInit = None,
+    init_transformer: Annotated[Optional[Path], typer.Option(
+        help="Start from a transformer in the published layout (transformer_iter_N.pth).",
+        rich_help_panel=PANEL_FFT_RUN)] = None,
+    iterations: _FFIterations = None,
+    batch_size: _FFBatch = None,
+    lr: _FFLr = 1e-4,
+    lr_decay: _FFLrDecay = 5e-5,
+    content_weight: _FFContentW = 1.0,
+    style_weight: Annotated[float, typer.Option(help="λs, weight of the mean/std style loss (relu1_1…5_1).",
+                                                rich_help_panel=PANEL_FFT_OPT)] = 3.0,
+    identity1_weight: Annotated[float, typer.Option("--identity1-weight", help="λid1: pixel MSE of I_cc vs c "
+                                                    "and I_ss vs s.", rich_help_panel=PANEL_FFT_OPT)] = 50.0,
+    identity2_weight: Annotated[float, typer.Option("--identity2-weight", help="λid2: feature MSE of I_cc, I_ss "
+                                                    "at relu1_1…5_1.", rich_help_panel=PANEL_FFT_OPT)] = 1.0,
+    load_size: _FFLoad = 512,
+    crop_size: _FFCrop = 256,
+    seed: _FFSeed = 0,
+    checkpoint_every: _FFCkpt = None,
+    export_every: _FFExport = None,
+    sample_every: _FFSample = None,
+    log_every: _FFLog = None,
+    workers: _FFWorkers = None,
+    threads: _FFThreads = None,
+    device: _FFDevice = None,
+    tensorboard: _FFTb = False,
+    quiet: _FFQuiet = False,
+) -> None:
+    """Train SANet's transformer and decoder (frozen VGG encoder; content, style and identity losses)."""
+    _train_ff("sanet", content_dir=content_dir, style_dir=style_dir, out=out, resume=resume, vgg=vgg, init=init,
+              init_transformer=init_transformer, iterations=iterations, batch_size=batch_size, seed=seed,
+              checkpoint_every=checkpoint_every, export_every=export_every, sample_every=sample_every,
+              log_every=log_every, workers=workers, threads=threads, device=device, tensorboard=tensorboard,
+              quiet=quiet, lr=lr, lr_decay=lr_decay, content_weight=content_weight, style_weight=style_weight,
+              identity1_weight=identity1_weight, identity2_weight=identity2_weight, load_size=load_size,
+              crop_size=crop_size)
+
 
 # ----------------------------------------------------------------------------------------------------
 # pix2pix: train pix2pix, translate, evaluate
