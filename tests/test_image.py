@@ -257,3 +257,20 @@ def test_contact_sheet_layout() -> None:
     a, b = Image.new("RGB", (40, 20), "red"), Image.new("RGB", (20, 40), "blue")
     sheet = im.contact_sheet([[a, b], [b, None]], ["s1", "s2"], ["c1", "c2"], cell=32, pad=4)
     assert sheet.size == (110 + 2 * 36 + 4, 18 + 2 * 36 + 4)
+
+
+def test_saved_files_get_normal_permissions(tmp_path: Path) -> None:
+    """Atomic writes go through mkstemp (0600); results must be readable like any other file."""
+    import os
+    import stat
+
+    from painterly.files import atomic_write_bytes
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "a.bin", b"x")
+        im.save_image(Image.new("RGB", (4, 4)), tmp_path / "b.png")
+    finally:
+        os.umask(old)
+    for name in ("a.bin", "b.png"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
