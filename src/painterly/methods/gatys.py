@@ -119,9 +119,8 @@ def parse_layers(spec: str | Sequence[str], what: str) -> LayerSpec:
 
 
 def _check(cfg: GatysConfig) -> None:
-    def bad(msg: str) -> PainterlyError:
-        return PainterlyError(msg)
-
+    """One-line errors for impossible settings, before any weights are loaded."""
+    bad = PainterlyError
     for field in ("content_weight", "style_weight", "tv_weight"):
         v = getattr(cfg, field)
         if not v >= 0 or math.isinf(v):
@@ -154,7 +153,8 @@ def _check(cfg: GatysConfig) -> None:
         if not cfg.save_path:
             raise bad("--save-every needs an output path (save_path) to name the intermediate images after.")
         if Path(cfg.save_path).suffix.lower() not in im.SAVE_FORMATS:
-            raise bad(f"cannot name intermediate images after {cfg.save_path}: unknown extension.")
+            raise bad(f"--save-every names intermediate images after the output file, but {cfg.save_path} has "
+                      "no image extension (several outputs go to a folder); use one output file.")
     if cfg.init not in ("content", "noise") and not Path(cfg.init).is_file():
         raise bad(f"--init must be content, noise or an image file; {cfg.init!r} is none of these.")
 

@@ -16,7 +16,7 @@ GRAM_NORMS = ("chw", "hw", "none")
 def gram(f: torch.Tensor, norm: str = "chw") -> torch.Tensor:
     """G = F Fᵀ with F the [C, H·W] matrix, divided by C·H·W ("chw", neural-style), H·W ("hw", Gatys'
     own code) or nothing ("none")."""
-    n, c, h, w = f.shape
+    c, h, w = f.shape[1:]
     t = _positions_by_channels(f)
     g = t.transpose(1, 2) @ t
     return g / _gram_divisor(norm, c, h * w)
@@ -47,7 +47,7 @@ def masked_gram(f: torch.Tensor, mask: torch.Tensor, norm: str = "chw") -> torch
     Normalised by the mask's area (Σ mask²) instead of H·W, so a region's Gram is comparable to the Gram
     of an unmasked style image (Gatys et al. 2017, spatial control).
     """
-    n, c, h, w = f.shape
+    c, h, w = f.shape[1:]
     m = mask.reshape(-1, 1, h, w).to(f)
     fm = _positions_by_channels(f * m)
     g = fm.transpose(1, 2) @ fm
