@@ -24,7 +24,7 @@ from painterly.train.data import InfiniteSampler
 from painterly.train.ff import FFTask, datasets, recipe
 from painterly.train.loop import TrainContext
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "images"  # ../shared beside the checkout
 
 
 def random_vgg(path: Path) -> Path:

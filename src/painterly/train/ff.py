@@ -49,7 +49,7 @@ from ..files import atomic_torch_save
 from ..nn.blocks import adain, make_decoder
 from ..nn.losses import mean_std_loss, mvn
 from ..nn.vgg import VGG19
-from .data import ImageFolderDataset, Item
+from .data import ImageFolderDataset, Item, list_images
 from .loop import Task, TrainConfig, TrainContext, Trainer, TrainResult
 
 METHODS = ("adain", "sanet")
@@ -140,12 +140,12 @@ class ContentStyleDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
 def image_folder(root: str, load_size: int, crop_size: int, what: str) -> ImageFolderDataset:
     """An ImageFolderDataset whose "skipped unreadable files" warning is one ``warning:`` line (rank 0)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # said below, once, without a source line
         ds = ImageFolderDataset(root, load_size, crop_size, what=what)
     if ds.skipped and int(os.environ.get("RANK", "0")) == 0:
-        hub.warn(f"skipped {ds.skipped} unreadable file(s) in the {what} {root} "
-                 f"({len(ds)} image(s) used)" + (f"; {caught[0].message}" if caught else ""))
+        bad = sorted(set(list_images(root, what)) - set(ds.files))
+        hub.warn(f"skipped {ds.skipped} unreadable file(s) in the {what} {root} ({len(ds)} used), e.g. {bad[0]}")
     return ds
 
 
