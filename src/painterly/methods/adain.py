@@ -16,18 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
 from .. import image as im
-from ..errors import PainterlyError
 from ..nn.blocks import adain
 from ..nn.losses import mean_std
 from ..nn.vgg import VGG19
 from . import feedforward as ff
-from .base import Method, Output, StyleSpec, build_config, normalised_weights
+from .base import StyleSpec
 
 LAYER = "relu4_1"
 
@@ -88,28 +86,14 @@ def transform(fc: torch.Tensor, stats: Sequence[tuple[torch.Tensor, torch.Tensor
     return alpha * t + (1 - alpha) * fc if alpha != 1.0 else t
 
 
-class AdaINMethod(Method):
+class AdaINMethod(ff.FeedForwardMethod[AdaINNet]):
     name = "adain"
     default_size = 512
     weights = ("vgg-normalised", "adain-decoder")
+    config_class = AdaINConfig
     decoder_name = "adain-decoder"
-
-    def configure(self, options: dict[str, Any]) -> None:
-        self.config: AdaINConfig = build_config(AdaINConfig, AdaINConfig(), options, self.name)
-        self.config.check(self.name)
-        self.config.check_common(self.common, self.name)
-        ff.split_weights(self.common.weights, self.config, self.name)  # early error for a misplaced .onnx
-        self._net: AdaINNet | None = None
-        self._onnx: ff.OnnxRunner | None = None
-
-    # -- weights ------------------------------------------------------------------------------------
-
-    @property
-    def decoder_override(self) -> str | None:
-        return ff.split_weights(self.common.weights, self.config, self.name)[0]
-
-    def weight_sources(self) -> list[tuple[str, str | None]]:
-        return [("vgg-normalised", self.config.vgg_weights), (self.decoder_name, self.decoder_override)]
+    deepest = LAYER
+    config: AdaINConfig
 
     def build_net(self, device: torch.device | None = None) -> AdaINNet:
         device = device or self.device
@@ -117,62 +101,21 @@ class AdaINMethod(Method):
         dec = ff.load_decoder(self.decoder_name, self.decoder_override, device)
         return AdaINNet(enc, dec).eval()
 
-    @property
-    def net(self) -> AdaINNet:
-        if self._net is None:
-            net = ff.cached_net(self.name, self.weight_sources(), self.device, self.build_net)
-            assert isinstance(net, AdaINNet)
-            self._net = net
-        return self._net
-
-    def onnx(self) -> ff.OnnxRunner:
-        if self._onnx is None:
-            from ..export import export_feedforward
-
-            model = ff.split_weights(self.common.weights, self.config, self.name)[1]
-            self._onnx = ff.onnx_runner(self.name, model, lambda p: export_feedforward(self, p),
-                                        lambda: ff.files_key(ff.weight_files(self.weight_sources())),
-                                        self.device)
-        return self._onnx
-
-    def _in(self, x: torch.Tensor) -> torch.Tensor:
-        return ff.to_device(x, self.device, self.config.channels_last)
-
-    # -- method interface -----------------------------------------------------------------------------
-
     def prepare(self, styles: Sequence[StyleSpec]) -> Prepared:
-        weights = normalised_weights(styles)
-        images = [ff.style_tensor(s, self.common, self.config.crop, self.default_size, ff.MIN_SIDE[LAYER],
-                                  self.name) for s in styles]
+        weights, images = self.style_images(styles)
         if self.config.backend == "onnx":
             return Prepared(weights, images, None)
         with torch.inference_mode():
             stats = [mean_std(self.net.encode(self._in(x))) for x in images]
         return Prepared(weights, images, stats)
 
-    def run(self, content: torch.Tensor, prepared: Prepared, labels: im.Labels | None) -> Output:
-        out = self.stylise(content, prepared, labels)
-        return Output(im.to_pil(out), {"alpha": self.config.alpha, "backend": self.config.backend})
-
     def stylise(self, content: torch.Tensor, prepared: Prepared, labels: im.Labels | None) -> torch.Tensor:
         """The decoded image as a float tensor [1,3,H,W] on the CPU (not clamped)."""
-        x = content
-        if self.config.crop:
-            x, labels = ff.crop_content(x, labels)
-        h, w = x.shape[-2:]
-        ff.check_side((w, h), ff.MIN_SIDE[LAYER], "content image", self.name)
+        x, labels, hw = self.content_input(content, labels)
         if self.config.backend == "onnx":
-            if len(prepared.images) > 1 or labels is not None:
-                raise PainterlyError("--backend onnx takes one --style and no --mask; use --backend torch "
-                                     "for blends and masks.")
-            return self.onnx()(x, prepared.images[0], self.config.alpha)
+            return self.run_onnx(x, prepared.images, labels)
         assert prepared.stats is not None
         with torch.inference_mode():
             fc = self.net.encode(self._in(x))
             t = transform(fc, prepared.stats, prepared.weights, labels, self.config.alpha)
-            return ff.crop_to(self.net.decoder(t), (h, w)).float().cpu()
-
-    def export_module(self) -> tuple[nn.Module, tuple[str, ...]]:
-        """(module, input names) for ONNX export: content, style, alpha → image, on the CPU."""
-        return self.build_net(torch.device("cpu")), ("content", "style", "alpha")
-
+            return ff.crop_to(self.net.decoder(t), hw).float().cpu()

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import torch
 from PIL import Image
@@ -24,7 +24,7 @@ from .. import image as im
 from ..errors import PainterlyError
 from ..nn.blocks import make_decoder
 from ..nn.vgg import VGG19
-from .base import Common, StyleSpec
+from .base import Common, Method, Output, StyleSpec, build_config, normalised_weights
 
 BACKENDS = ("torch", "onnx")
 # reflection padding needs every padded map to be at least 2 px: relu4_1 is 1/8, relu5_1 1/16 of the image
@@ -222,3 +222,93 @@ def onnx_runner(method: str, model: str | None, export: Callable[[Path], Any], k
         export(p)
     return OnnxRunner(p, device)
 
+
+
+# ----------------------------------------------------------------------------------------------------
+# The method skeleton both share
+# ----------------------------------------------------------------------------------------------------
+
+NetT = TypeVar("NetT", bound=nn.Module)
+
+
+class FeedForwardMethod(Method, Generic[NetT]):
+    """What AdaINMethod and SANetMethod do identically: option checks, weight sources, the shared cached
+    network, the onnxruntime backend, style images and the head of ``stylise`` (crop, size check). A
+    subclass adds its network (``build_net``), its style preparation and its feature transform."""
+
+    config_class: ClassVar[type[FFConfig]]
+    decoder_name: ClassVar[str]
+    deepest: ClassVar[str]           # deepest encoder tap; it sets the smallest usable image side
+
+    def configure(self, options: dict[str, Any]) -> None:
+        self.config = build_config(self.config_class, self.config_class(), options, self.name)
+        self.config.check(self.name)
+        self.config.check_common(self.common, self.name)
+        split_weights(self.common.weights, self.config, self.name)  # early error for a misplaced .onnx
+        self._net: NetT | None = None
+        self._onnx: OnnxRunner | None = None
+
+    # -- weights ------------------------------------------------------------------------------------
+
+    @property
+    def decoder_override(self) -> str | None:
+        return split_weights(self.common.weights, self.config, self.name)[0]
+
+    def weight_sources(self) -> list[tuple[str, str | None]]:
+        return [("vgg-normalised", self.config.vgg_weights), (self.decoder_name, self.decoder_override)]
+
+    def build_net(self, device: torch.device | None = None) -> NetT:
+        raise NotImplementedError
+
+    @property
+    def net(self) -> NetT:
+        if self._net is None:
+            self._net = cast(NetT, cached_net(self.name, self.weight_sources(), self.device, self.build_net))
+        return self._net
+
+    def onnx(self) -> OnnxRunner:
+        if self._onnx is None:
+            from ..export import export_feedforward
+
+            model = split_weights(self.common.weights, self.config, self.name)[1]
+            self._onnx = onnx_runner(self.name, model, lambda p: export_feedforward(self, p),
+                                     lambda: files_key(weight_files(self.weight_sources())), self.device)
+        return self._onnx
+
+    def _in(self, x: torch.Tensor) -> torch.Tensor:
+        return to_device(x, self.device, self.config.channels_last)
+
+    # -- shared steps of prepare / stylise ------------------------------------------------------------
+
+    def style_images(self, styles: Sequence[StyleSpec]) -> tuple[list[float], list[torch.Tensor]]:
+        """Normalised blend weights and the style tensors (cropped / resized as configured)."""
+        images = [style_tensor(s, self.common, self.config.crop, self.default_size, MIN_SIDE[self.deepest],
+                               self.name) for s in styles]
+        return normalised_weights(styles), images
+
+    def content_input(self, content: torch.Tensor, labels: im.Labels | None
+                      ) -> tuple[torch.Tensor, im.Labels | None, tuple[int, int]]:
+        """The content as the network takes it (centre square with --crop), its labels and (h, w)."""
+        x = content
+        if self.config.crop:
+            x, labels = crop_content(x, labels)
+        h, w = x.shape[-2:]
+        check_side((w, h), MIN_SIDE[self.deepest], "content image", self.name)
+        return x, labels, (h, w)
+
+    def run_onnx(self, x: torch.Tensor, images: Sequence[torch.Tensor], labels: im.Labels | None) -> torch.Tensor:
+        if len(images) > 1 or labels is not None:
+            raise PainterlyError("--backend onnx takes one --style and no --mask; use --backend torch "
+                                 "for blends and masks.")
+        return self.onnx()(x, images[0], self.config.alpha)
+
+    def stylise(self, content: torch.Tensor, prepared: Any, labels: im.Labels | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def run(self, content: torch.Tensor, prepared: Any, labels: im.Labels | None) -> Output:
+        out = self.stylise(content, prepared, labels)
+        return Output(im.to_pil(out), {"alpha": self.config.alpha, "backend": self.config.backend})
+
+    def export_module(self) -> tuple[nn.Module, tuple[str, ...]]:
+        """(module, input names) for ONNX export: content, style, alpha → image, on the CPU."""
+        return self.build_net(torch.device("cpu")), ("content", "style", "alpha")

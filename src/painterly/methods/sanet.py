@@ -32,7 +32,7 @@ from ..errors import PainterlyError
 from ..nn.losses import mvn
 from ..nn.vgg import VGG19
 from . import feedforward as ff
-from .base import Method, Output, StyleSpec, build_config, normalised_weights
+from .base import StyleSpec
 
 LAYERS = ("relu4_1", "relu5_1")
 ATTENTION_BUDGET = 64 * 2**20  # bytes of attention scores per block when chunk is automatic
@@ -133,31 +133,24 @@ class Prepared:
     kv: list[dict[str, tuple[torch.Tensor, torch.Tensor]]] | None     # per style: layer -> (G, H)
 
 
-class SANetMethod(Method):
+class SANetMethod(ff.FeedForwardMethod[SANetNet]):
     name = "sanet"
     default_size = 512
     weights = ("vgg-normalised", "sanet-decoder", "sanet-transformer")
+    config_class = SANetConfig
     decoder_name = "sanet-decoder"
+    deepest = "relu5_1"
+    config: SANetConfig
 
     def configure(self, options: dict[str, Any]) -> None:
-        self.config: SANetConfig = build_config(SANetConfig, SANetConfig(), options, self.name)
-        self.config.check(self.name)
-        self.config.check_common(self.common, self.name)
-        ff.split_weights(self.common.weights, self.config, self.name)  # early error for a misplaced .onnx
+        super().configure(options)
         if self.config.chunk is not None and self.config.chunk < 0:
             raise PainterlyError("chunk must be 0 (no chunking) or a positive number of positions.")
-        self._net: SANetNet | None = None
-        self._onnx: ff.OnnxRunner | None = None
 
     # -- weights ------------------------------------------------------------------------------------
 
-    @property
-    def decoder_override(self) -> str | None:
-        return ff.split_weights(self.common.weights, self.config, self.name)[0]
-
     def weight_sources(self) -> list[tuple[str, str | None]]:
-        return [("vgg-normalised", self.config.vgg_weights), (self.decoder_name, self.decoder_override),
-                ("sanet-transformer", self.config.transformer_weights)]
+        return [*super().weight_sources(), ("sanet-transformer", self.config.transformer_weights)]
 
     def build_net(self, device: torch.device | None = None) -> SANetNet:
         device = device or self.device
@@ -168,33 +161,10 @@ class SANetMethod(Method):
         dec = ff.load_decoder(self.decoder_name, self.decoder_override, device)
         return SANetNet(enc, tr, dec).eval()
 
-    @property
-    def net(self) -> SANetNet:
-        if self._net is None:
-            net = ff.cached_net(self.name, self.weight_sources(), self.device, self.build_net)
-            assert isinstance(net, SANetNet)
-            self._net = net
-        return self._net
-
-    def onnx(self) -> ff.OnnxRunner:
-        if self._onnx is None:
-            from ..export import export_feedforward
-
-            model = ff.split_weights(self.common.weights, self.config, self.name)[1]
-            self._onnx = ff.onnx_runner(self.name, model, lambda p: export_feedforward(self, p),
-                                        lambda: ff.files_key(ff.weight_files(self.weight_sources())),
-                                        self.device)
-        return self._onnx
-
-    def _in(self, x: torch.Tensor) -> torch.Tensor:
-        return ff.to_device(x, self.device, self.config.channels_last)
-
     # -- method interface -----------------------------------------------------------------------------
 
     def prepare(self, styles: Sequence[StyleSpec]) -> Prepared:
-        weights = normalised_weights(styles)
-        images = [ff.style_tensor(s, self.common, self.config.crop, self.default_size,
-                                  ff.MIN_SIDE["relu5_1"], self.name) for s in styles]
+        weights, images = self.style_images(styles)
         if self.config.backend == "onnx":
             return Prepared(weights, images, None)
         kv = []
@@ -234,22 +204,11 @@ class SANetMethod(Method):
             outs[layer] = block.output(att, f)
         return outs
 
-    def run(self, content: torch.Tensor, prepared: Prepared, labels: im.Labels | None) -> Output:
-        out = self.stylise(content, prepared, labels)
-        return Output(im.to_pil(out), {"alpha": self.config.alpha, "backend": self.config.backend})
-
     def stylise(self, content: torch.Tensor, prepared: Prepared, labels: im.Labels | None) -> torch.Tensor:
         """The decoded image as a float tensor [1,3,H,W] on the CPU (not clamped)."""
-        x = content
-        if self.config.crop:
-            x, labels = ff.crop_content(x, labels)
-        h, w = x.shape[-2:]
-        ff.check_side((w, h), ff.MIN_SIDE["relu5_1"], "content image", self.name)
+        x, labels, hw = self.content_input(content, labels)
         if self.config.backend == "onnx":
-            if len(prepared.images) > 1 or labels is not None:
-                raise PainterlyError("--backend onnx takes one --style and no --mask; use --backend torch "
-                                     "for blends and masks.")
-            return self.onnx()(x, prepared.images[0], self.config.alpha)
+            return self.run_onnx(x, prepared.images, labels)
         a = self.config.alpha
         with torch.inference_mode():
             fc = self.net.encode(self._in(x))
@@ -257,8 +216,4 @@ class SANetMethod(Method):
             t = self.net.transformer.merge(o["relu4_1"], o["relu5_1"])
             if a != 1.0:
                 t = a * t + (1 - a) * fc["relu4_1"]
-            return ff.crop_to(self.net.decoder(t), (h, w)).float().cpu()
-
-    def export_module(self) -> tuple[nn.Module, tuple[str, ...]]:
-        """(module, input names) for ONNX export: content, style, alpha → image, on the CPU."""
-        return self.build_net(torch.device("cpu")), ("content", "style", "alpha")
+            return ff.crop_to(self.net.decoder(t), hw).float().cpu()
