@@ -5,7 +5,6 @@ fast method and sees the result image. Skipped when chromium/chromedriver or sel
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import smooth_image
+from conftest import free_port, smooth_image
 
 pytestmark = pytest.mark.browser
 
@@ -32,12 +31,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 from painterly import web
 
 WAIT_S = 30
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

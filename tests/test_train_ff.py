@@ -16,33 +16,23 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from conftest import ROOT, assert_one_line_error, random_state_dict, run_cli, smooth_image
+from ffutil import RefTransform
+from ffutil import mean_std as ref_mean_std
+from ffutil import mvn as ref_mvn
+from ffutil import published_decoder as ref_decoder
+from ffutil import published_vgg as ref_vgg
 
 torch.set_num_threads(2)
-EPS = 1e-5
 CROP = 32
 
 
 # ----------------------------------------------------------------------------------------------------
-# the published networks, written out independently (design.md §2, §4, §5)
+# the published networks and statistics, written out independently of painterly in tests/ffutil.py
+# (design.md §2, §4, §5); here the recipes' losses on top of them
 # ----------------------------------------------------------------------------------------------------
-
-def ref_vgg() -> nn.Sequential:
-    """vgg_normalised.pth: 1x1 conv, then (reflection pad, 3x3 conv, ReLU)* with ceil-mode max pools."""
-    cfg = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512]
-    layers: list[nn.Module] = [nn.Conv2d(3, 3, 1)]
-    cin = 3
-    for v in cfg:
-        if v == "M":
-            layers.append(nn.MaxPool2d(2, 2, 0, ceil_mode=True))
-        else:
-            layers += [nn.ReflectionPad2d(1), nn.Conv2d(cin, int(v), 3), nn.ReLU()]
-            cin = int(v)
-    return nn.Sequential(*layers)
-
 
 SLICES = [(0, 4), (4, 11), (11, 18), (18, 31), (31, 44)]  # relu1_1 … relu5_1
 
@@ -55,59 +45,9 @@ def ref_feats(vgg: nn.Sequential, x: torch.Tensor, n: int) -> list[torch.Tensor]
     return out
 
 
-def ref_decoder() -> nn.Sequential:
-    def block(cin: int, cout: int, relu: bool = True) -> list[nn.Module]:
-        return [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3)] + ([nn.ReLU()] if relu else [])
-
-    up = nn.Upsample(scale_factor=2, mode="nearest")
-    return nn.Sequential(*block(512, 256), up, *block(256, 256), *block(256, 256), *block(256, 256),
-                         *block(256, 128), up, *block(128, 128), *block(128, 64), up, *block(64, 64),
-                         *block(64, 3, relu=False))
-
-
-def ref_mean_std(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    n, c = f.shape[:2]
-    flat = f.reshape(n, c, -1)
-    m = flat.mean(2)
-    var = ((flat - m[..., None]) ** 2).sum(2) / (flat.shape[2] - 1)
-    return m.reshape(n, c, 1, 1), (var + EPS).sqrt().reshape(n, c, 1, 1)
-
-
-def ref_mvn(f: torch.Tensor) -> torch.Tensor:
-    m, s = ref_mean_std(f)
-    return (f - m) / s
-
-
 def ref_style_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     (ma, sa), (mb, sb) = ref_mean_std(a), ref_mean_std(b)
     return ((ma - mb) ** 2).mean() + ((sa - sb) ** 2).mean()
-
-
-class RefSA(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.f, self.g, self.h, self.out_conv = (nn.Conv2d(512, 512, 1) for _ in range(4))
-
-    def forward(self, fc: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
-        b, c, hh, ww = fc.shape
-        q = self.f(ref_mvn(fc)).reshape(b, c, -1)
-        k = self.g(ref_mvn(fs)).reshape(b, c, -1)
-        v = self.h(fs).reshape(b, c, -1)
-        s = torch.softmax(torch.einsum("bcn,bcm->bnm", q, k), dim=-1)
-        return self.out_conv(torch.einsum("bcm,bnm->bcn", v, s).reshape(b, c, hh, ww)) + fc
-
-
-class RefTransform(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.sanet4_1, self.sanet5_1 = RefSA(), RefSA()
-        self.merge_conv = nn.Conv2d(512, 512, 3)
-
-    def forward(self, c4: torch.Tensor, s4: torch.Tensor, c5: torch.Tensor, s5: torch.Tensor) -> torch.Tensor:
-        o4 = self.sanet4_1(c4, s4)
-        up = self.sanet5_1(c5, s5).repeat_interleave(2, 2).repeat_interleave(2, 3)
-        up = up[:, :, : o4.shape[2], : o4.shape[3]]  # odd relu4_1 sides: painterly drops the extra row/column
-        return self.merge_conv(F.pad(o4 + up, (1, 1, 1, 1), mode="reflect"))
 
 
 def ref_adain_losses(vgg: nn.Sequential, dec: nn.Sequential, c: torch.Tensor, s: torch.Tensor

@@ -4,7 +4,6 @@ the fast method, bad uploads and unavailable methods come back as one-line messa
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import assert_one_line_error, noise_image, smooth_image
+from conftest import assert_one_line_error, free_port, noise_image, smooth_image
 
 gr = pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
@@ -27,12 +26,6 @@ from painterly.methods.base import Method, Output
 
 MAX_UPLOAD_MB = 0.1       # small limits so "too large" needs no large test file
 MAX_MEGAPIXELS = 0.05
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
