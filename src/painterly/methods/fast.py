@@ -342,12 +342,17 @@ class FastMethod(Method):
         value = sum(lk.value * (w / total) for lk, w in looks)
         return Look(looks[0][0].kind, np.asarray(value, np.float32), "+".join(lk.name for lk, _ in looks))
 
-    def render(self, x: torch.Tensor, look: Look) -> tuple[torch.Tensor, int]:
+    def own_vector(self, x: torch.Tensor) -> np.ndarray:
+        """The content's own style vector (what --strength moves towards)."""
+        return predict(style_input(im.to_pil(x), None), self.prov)
+
+    def render(self, x: torch.Tensor, look: Look, own: np.ndarray | None = None) -> tuple[torch.Tensor, int]:
+        """``own``: the content's style vector if already computed (masks render one look per region)."""
         cfg = self.config
         if look.kind == "vector":
             model, style = TRANSFORM, look.value
             if cfg.strength < 1.0:
-                own = predict(style_input(im.to_pil(x), None), self.prov)
+                own = self.own_vector(x) if own is None else own
                 style = cfg.strength * style + (1.0 - cfg.strength) * own
         else:
             model, style = MULTISTYLE, look.value
@@ -371,10 +376,14 @@ class FastMethod(Method):
             y, tiles = self.render(content, self.blend(prepared))
         else:
             masks = feathered_masks(labels, (w, h))
+            looks = [lk for lk, _ in prepared[:labels.count]]
+            own = None
+            if self.config.strength < 1.0 and any(lk.kind == "vector" for lk in looks):
+                own = self.own_vector(content)
             y = torch.zeros_like(content)
             tiles = 0
-            for r in range(labels.count):
-                out_r, n = self.render(content, prepared[r][0])
+            for r, look in enumerate(looks):
+                out_r, n = self.render(content, look, own)
                 y += out_r * masks[r]
                 tiles += n
         if self.common.preserve_color == "histogram" and any(lk.kind == "builtin" for lk, _ in prepared):
