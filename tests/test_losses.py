@@ -39,6 +39,20 @@ def test_masked_gram_equals_gram_of_region() -> None:
     assert np.allclose(g, _gram_loops(region) / 8)  # normalised by the region's area, 8 positions
 
 
+def test_gram_gradient_is_the_hand_formula() -> None:
+    """d/dF of Σ W∘G with G = F Fᵀ / k is (W + Wᵀ) F / k, in both memory layouts and under a mask."""
+    torch.manual_seed(0)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        f = torch.randn(1, 4, 3, 5, dtype=torch.float64).contiguous(memory_format=layout).requires_grad_(True)
+        w = torch.randn(1, 4, 4, dtype=torch.float64)
+        (losses.gram(f, "chw") * w).sum().backward()
+        flat = f.detach().reshape(4, 15)
+        expected = ((w[0] + w[0].T) @ flat / 60).reshape(1, 4, 3, 5)
+        assert torch.allclose(f.grad, expected)
+        mask = torch.rand(3, 5, dtype=torch.float64)
+        assert torch.autograd.gradcheck(lambda t, m=mask: losses.masked_gram(t, m, "hw"), (f.detach().requires_grad_(),))
+
+
 def test_mean_std_unbiased_with_eps() -> None:
     f = torch.randn(2, 3, 5, 4, dtype=torch.float64)
     m, s = losses.mean_std(f)

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from .. import image as im
 from ..device import seed_everything
@@ -223,7 +224,13 @@ def features(vgg: VGG19, x: torch.Tensor, taps: Sequence[str]) -> dict[str, torc
     out: dict[str, torch.Tensor] = {}
     h = x.contiguous(memory_format=torch.channels_last) if CHANNELS_LAST else x
     for i in range(max(ends)):
-        h = vgg.layers[i](h)
+        layer = vgg.layers[i]
+        # ReLU in place on a convolution's output (which its backward does not need) saves a full-size
+        # write and allocation per layer, unless that output is itself a tap (conv4_2 for gatys-paper)
+        if isinstance(layer, nn.ReLU) and i not in wanted and i > 0:
+            h = F.relu_(h)
+        else:
+            h = layer(h)
         if i + 1 in wanted:
             out[wanted[i + 1]] = h
     return out

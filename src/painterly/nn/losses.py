@@ -17,9 +17,28 @@ def gram(f: torch.Tensor, norm: str = "chw") -> torch.Tensor:
     """G = F Fᵀ with F the [C, H·W] matrix, divided by C·H·W ("chw", neural-style), H·W ("hw", Gatys'
     own code) or nothing ("none")."""
     c, h, w = f.shape[1:]
-    t = _positions_by_channels(f)
-    g = t.transpose(1, 2) @ t
-    return g / _gram_divisor(norm, c, h * w)
+    return _self_product(_positions_by_channels(f)) / _gram_divisor(norm, c, h * w)
+
+
+class _SelfProduct(torch.autograd.Function):
+    """tᵀt with the symmetric backward t(dG + dGᵀ): one [P, C]×[C, C] product where autograd, seeing t twice,
+    does two plus a [P, C] add (about a tenth of a Gatys step's time at 512 px)."""
+
+    @staticmethod
+    def forward(ctx, t: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(t)
+        return t.transpose(1, 2) @ t
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        (t,) = ctx.saved_tensors
+        return t @ (grad + grad.transpose(1, 2))
+
+
+def _self_product(t: torch.Tensor) -> torch.Tensor:
+    """[N, P, C] -> [N, C, C] = tᵀt."""
+    return _SelfProduct.apply(t) if t.requires_grad else t.transpose(1, 2) @ t
 
 
 def _positions_by_channels(f: torch.Tensor) -> torch.Tensor:
@@ -49,8 +68,7 @@ def masked_gram(f: torch.Tensor, mask: torch.Tensor, norm: str = "chw") -> torch
     """
     c, h, w = f.shape[1:]
     m = mask.reshape(-1, 1, h, w).to(f)
-    fm = _positions_by_channels(f * m)
-    g = fm.transpose(1, 2) @ fm
+    g = _self_product(_positions_by_channels(f * m))
     area = (m * m).sum().clamp_min(1e-8) / m.shape[0]
     return g / _gram_divisor(norm, c, area)
 
