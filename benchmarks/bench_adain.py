@@ -50,6 +50,19 @@ def timed(fn: Any, repeats: int) -> tuple[float, Any]:
     return statistics.median(ts), out
 
 
+def interleaved(fns: dict[str, Any], repeats: int) -> tuple[dict[str, float], dict[str, Any]]:
+    """Median seconds per function, calling them in turn (one warm-up each), so drift in the machine's
+    speed hits all of them alike."""
+    outs = {k: fn() for k, fn in fns.items()}
+    ts: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            outs[k] = fn()
+            ts[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in ts.items()}, outs
+
+
 def reference(weights: Any) -> Any:
     """The reference style_transfer with its vgg[:31] and decoder loaded from the same files."""
     if not (REF / "test.py").exists():
@@ -84,23 +97,39 @@ def adain_section(args: argparse.Namespace) -> dict[str, Any]:
     from painterly.export import export_feedforward
     from painterly.methods.base import StyleSpec
     from painterly.methods.feedforward import OnnxRunner
+    from painterly.nn import fused
 
     W = ffutil.weights()
     g = torch.Generator().manual_seed(0)
     content = torch.rand(1, 3, 512, 512, generator=g)
     style = torch.rand(1, 3, 512, 512, generator=g)
     ref = reference(W)
-    t_ref, _ = timed(lambda: ref(content, style), args.repeats)
 
     m = api.make_method("adain", size=0, style_size=0, device="cpu", progress=False, **W.adain_options())
     spec = StyleSpec("style", 1.0, im.Picture(im.to_pil(style)))
     style_q = im.to_tensor(spec.picture.rgb)        # the 8-bit style the method sees
     prepared = m.prepare([spec])
-    # single shot: style encoded again every call, like test.py
-    t_single, _ = timed(lambda: m.stylise(content, m.prepare([spec]), None), args.repeats)
-    # style prepared once, reused for every content image / frame (what painterly does)
-    t_reuse, out = timed(lambda: m.stylise(content, prepared, None), args.repeats)
-    diff = (out - ref(content, style_q)).abs().max().item()
+
+    def unfused() -> torch.Tensor:
+        fused.ENABLED = False
+        try:
+            return m.stylise(content, m.prepare([spec]), None)
+        finally:
+            fused.ENABLED = True
+
+    t, outs = interleaved({
+        "ref": lambda: ref(content, style),
+        # single shot: style encoded again every call, like test.py
+        "single": lambda: m.stylise(content, m.prepare([spec]), None),
+        # the same without painterly.nn.fused (plain eager modules, channels-last)
+        "unfused": unfused,
+        # style prepared once, reused for every content image / frame (what painterly does)
+        "reuse": lambda: m.stylise(content, prepared, None),
+    }, args.repeats)
+    t_ref, t_single, t_reuse = t["ref"], t["single"], t["reuse"]
+    expected = ref(content, style_q)
+    diff = (outs["reuse"] - expected).abs().max().item()
+    diff_unfused = (outs["unfused"] - expected).abs().max().item()
 
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
@@ -114,6 +143,7 @@ def adain_section(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "reference_s": t_ref, "single_shot_s": t_single, "style_reused_s": t_reuse,
         "ratio_single": t_single / t_ref, "ratio_reused": t_reuse / t_ref, "max_abs_diff": diff,
+        "unfused_single_s": t["unfused"], "ratio_unfused": t["unfused"] / t_ref, "max_abs_diff_unfused": diff_unfused,
         "onnx_export_s": t_export, "onnx_s": t_onnx, "torch_same_graph_s": t_torch_graph,
         "onnx_vs_torch_diff": (out_onnx - out_torch).abs().max().item(),
     }

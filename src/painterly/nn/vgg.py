@@ -22,6 +22,7 @@ from torch import nn
 
 from .. import hub
 from ..errors import PainterlyError
+from . import fused
 
 _CFG: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
                          512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
@@ -200,11 +201,4 @@ class VGG19(nn.Module):
         wanted = dict(zip(self.slice_ends(taps), taps, strict=True)) if len(set(taps)) == len(taps) else None
         if wanted is None:
             raise PainterlyError(f"duplicate VGG taps requested: {list(taps)}")
-        out: dict[str, torch.Tensor] = {}
-        h = self.preprocess(x)
-        last = max(wanted)
-        for i in range(last):
-            h = self.layers[i](h)
-            if i + 1 in wanted:
-                out[wanted[i + 1]] = h
-        return out
+        return fused.forward(self.layers, self.preprocess(x), max(wanted), wanted)[1]
