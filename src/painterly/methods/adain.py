@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from .. import image as im
+from ..nn import fused
 from ..nn.blocks import adain
 from ..nn.losses import mean_std
-from ..nn import fused
 from ..nn.vgg import VGG19
 from . import feedforward as ff
 from .base import StyleSpec

@@ -29,8 +29,8 @@ from torch import nn
 from .. import hub
 from .. import image as im
 from ..errors import PainterlyError
-from ..nn.losses import mvn
 from ..nn import fused
+from ..nn.losses import mvn
 from ..nn.vgg import VGG19
 from . import feedforward as ff
 from .base import StyleSpec

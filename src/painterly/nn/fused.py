@@ -103,7 +103,7 @@ def _max_pool(x: torch.Tensor) -> torch.Tensor:
 
 
 def _even_2x2_pool(m: nn.Module, x: torch.Tensor) -> bool:
-    return (isinstance(m, nn.MaxPool2d) and m.kernel_size in (2, (2, 2)) and m.stride in (2, (2, 2))
+    return (isinstance(m, nn.MaxPool2d) and not m.return_indices and m.kernel_size in (2, (2, 2)) and m.stride in (2, (2, 2))
             and m.padding in (0, (0, 0)) and m.dilation in (1, (1, 1)) and x.shape[-2] % 2 == 0
             and x.shape[-1] % 2 == 0)
 
