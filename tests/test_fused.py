@@ -90,3 +90,19 @@ def test_not_used_with_autograd_or_contiguous_input() -> None:
     seq = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU())
     fused.sequential(seq, x).sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_gatys_features_without_autograd_equal_the_plain_loop() -> None:
+    from painterly.methods import gatys
+
+    torch.manual_seed(2)
+    vgg = VGG19("caffe", "max", "relu5_1").to(memory_format=torch.channels_last)
+    for p in vgg.parameters():
+        p.data.normal_(0, 0.1)
+    x = torch.rand(1, 3, 40, 36) * 255
+    taps = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "conv4_2", "relu4_2", "relu5_1"]
+    with torch.inference_mode():
+        want = _plain(lambda: gatys.features(vgg, x, taps))
+        got = gatys.features(vgg, x, taps)
+    for name in taps:
+        assert torch.allclose(got[name], want[name], rtol=1e-4, atol=1e-4 * want[name].abs().max().item()), name
