@@ -56,7 +56,7 @@ def test_decoder_and_reflection_frame_equal_the_plain_modules() -> None:
     x = _cl(1, 512, 5, 7)
     with torch.no_grad():
         want = _plain(lambda: dec(x))
-        got = fused.sequential(dec, x)
+        got = dec(x)
     assert got.shape == want.shape == (1, 3, 40, 56)
     assert torch.allclose(got, want, atol=1e-5 * want.abs().max().item())
     # the frame (first/last rows and columns) is where reflection differs from zero padding
@@ -64,7 +64,7 @@ def test_decoder_and_reflection_frame_equal_the_plain_modules() -> None:
     y = _cl(1, 4, 17, 19, seed=3)
     with torch.no_grad():
         zero = torch.relu(nn.functional.conv2d(y, seq[1].weight, seq[1].bias, padding=1))
-        want, got = seq(y), fused.sequential(seq, y)
+        want, got = seq(y), fused.forward(seq, y)[0]
     assert torch.allclose(got, want, atol=1e-6)
     assert not torch.allclose(zero[..., 0, :], want[..., 0, :], atol=1e-3)
 
@@ -73,9 +73,9 @@ def test_cached_weights_follow_in_place_updates() -> None:
     seq = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU())
     x = _cl(1, 3, 8, 8)
     with torch.no_grad():
-        first = fused.sequential(seq, x)
+        first = fused.forward(seq, x)[0]
         seq[0].weight.mul_(-1)
-        second = fused.sequential(seq, x)
+        second = fused.forward(seq, x)[0]
         assert torch.allclose(second, _plain(lambda: seq(x)), atol=1e-6)
     assert not torch.allclose(first, second)
 
@@ -88,7 +88,7 @@ def test_not_used_with_autograd_or_contiguous_input() -> None:
         assert not fused.applies(x.contiguous())      # NCHW input: not this path
         assert not fused.applies(x.double())
     seq = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU())
-    fused.sequential(seq, x).sum().backward()
+    fused.forward(seq, x)[0].sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
 
 

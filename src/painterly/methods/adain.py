@@ -21,7 +21,6 @@ import torch
 from torch import nn
 
 from .. import image as im
-from ..nn import fused
 from ..nn.blocks import adain
 from ..nn.losses import mean_std
 from ..nn.vgg import VGG19
@@ -51,7 +50,7 @@ class AdaINNet(nn.Module):
         fc = self.encode(content)
         t = adain(fc, self.encode(style))
         t = alpha * t + (1 - alpha) * fc
-        return ff.crop_to(fused.sequential(self.decoder, t), (content.shape[-2], content.shape[-1]))
+        return ff.crop_to(self.decoder(t), (content.shape[-2], content.shape[-1]))
 
 
 @dataclass
@@ -119,4 +118,4 @@ class AdaINMethod(ff.FeedForwardMethod[AdaINNet]):
         with torch.inference_mode():
             fc = self.net.encode(self._in(x))
             t = transform(fc, prepared.stats, prepared.weights, labels, self.config.alpha)
-            return ff.crop_to(fused.sequential(self.net.decoder, t), hw).float().cpu()
+            return ff.crop_to(self.net.decoder(t), hw).float().cpu()

@@ -29,7 +29,6 @@ from torch import nn
 from .. import hub
 from .. import image as im
 from ..errors import PainterlyError
-from ..nn import fused
 from ..nn.losses import mvn
 from ..nn.vgg import VGG19
 from . import feedforward as ff
@@ -124,7 +123,7 @@ class SANetNet(nn.Module):
         fc, fs = self.encode(content), self.encode(style)
         t = self.transformer(fc["relu4_1"], fs["relu4_1"], fc["relu5_1"], fs["relu5_1"])
         t = alpha * t + (1 - alpha) * fc["relu4_1"]
-        return ff.crop_to(fused.sequential(self.decoder, t), (content.shape[-2], content.shape[-1]))
+        return ff.crop_to(self.decoder(t), (content.shape[-2], content.shape[-1]))
 
 
 @dataclass
@@ -217,4 +216,4 @@ class SANetMethod(ff.FeedForwardMethod[SANetNet]):
             t = self.net.transformer.merge(o["relu4_1"], o["relu5_1"])
             if a != 1.0:
                 t = a * t + (1 - a) * fc["relu4_1"]
-            return ff.crop_to(fused.sequential(self.net.decoder, t), hw).float().cpu()
+            return ff.crop_to(self.net.decoder(t), hw).float().cpu()

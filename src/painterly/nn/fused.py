@@ -113,7 +113,7 @@ def _plain_conv(m: nn.Module) -> bool:
             and m.weight.dtype == torch.float32 and m.weight.device.type == "cpu")
 
 
-def forward(layers: Sequence[nn.Module], x: torch.Tensor, stop: int | None = None,
+def forward(layers: Sequence[nn.Module] | nn.Sequential, x: torch.Tensor, stop: int | None = None,
             taps: Mapping[int, str] | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Run ``layers[:stop]``; ``taps`` maps an exclusive end index to a name whose output is kept.
 
@@ -147,7 +147,3 @@ def forward(layers: Sequence[nn.Module], x: torch.Tensor, stop: int | None = Non
             out[taps[i]] = h
     return h, out
 
-
-def sequential(seq: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-    """``seq(x)`` through the fast path where it applies."""
-    return forward(list(seq), x)[0] if applies(x) else seq(x)
