@@ -1,7 +1,7 @@
-"""Image I/O, resizing, tensor conversion, colour tools and region masks.
+"""Image I/O, resizing, array conversion, colour tools and region masks (PIL and numpy only: no torch).
 
 Everything that touches pixels outside a network lives here so that every method loads, checks and
-saves images the same way. Tensors are float32 ``[N, 3, H, W]`` in ``[0, 1]`` RGB unless a function says
+saves images the same way. Arrays are float32 ``[N, 3, H, W]`` in ``[0, 1]`` RGB unless a function says
 otherwise.
 """
 
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from .errors import PainterlyError
@@ -180,99 +179,120 @@ def center_crop(img: Image.Image, size: int) -> Image.Image:
     return img.crop((left, top, left + s, top + s))
 
 
-def to_tensor(img: Image.Image) -> torch.Tensor:
-    """PIL RGB -> float32 tensor [1, 3, H, W] in [0, 1]."""
+def to_array(img: Image.Image) -> np.ndarray:
+    """PIL RGB -> float32 array [1, 3, H, W] in [0, 1]."""
     # uint8 in, one float buffer out, filled channel by channel: a 4096² image costs 200 MB once
     arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    out = torch.empty(1, 3, arr.shape[0], arr.shape[1])
+    out = np.empty((1, 3, arr.shape[0], arr.shape[1]), np.float32)
     for c in range(3):
-        out[0, c] = torch.from_numpy(np.ascontiguousarray(arr[:, :, c]))
-    return out.div_(255.0)
+        out[0, c] = arr[:, :, c]
+    out /= np.float32(255.0)
+    return out
 
 
-def to_pil(t: torch.Tensor) -> Image.Image:
-    """Tensor [1, 3, H, W] or [3, H, W] in [0, 1] -> PIL RGB (clamped, rounded)."""
-    if t.dim() == 4:
-        if t.shape[0] != 1:
-            raise ValueError(f"to_pil takes one image, got a batch of {t.shape[0]}")
-        t = t[0]
-    u8 = t.detach().float().clamp(0, 1).mul_(255.0).add_(0.5).to(torch.uint8)  # truncation = rounding
-    return Image.fromarray(u8.permute(1, 2, 0).cpu().numpy(), "RGB")
+def from_array(x: np.ndarray) -> Image.Image:
+    """Array [1, 3, H, W] or [3, H, W] in [0, 1] -> PIL RGB (clamped, rounded)."""
+    if x.ndim == 4:
+        if x.shape[0] != 1:
+            raise ValueError(f"from_array takes one image, got a batch of {x.shape[0]}")
+        x = x[0]
+    # float32 maths as before the numpy port: (clamp · 255 + 0.5) truncated = rounded
+    u8 = (np.clip(x.astype(np.float32, copy=False), 0, 1) * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(u8.transpose(1, 2, 0)), "RGB")
 
 
 # ----------------------------------------------------------------------------------------------------
-# Colour: luminance / chroma split and mean-covariance (CORAL) matching
+# Colour: luminance / chroma split and mean-covariance (CORAL) matching (arrays [N,3,H,W])
 # ----------------------------------------------------------------------------------------------------
 
-_RGB2YIQ = torch.tensor([[0.299, 0.587, 0.114],
-                         [0.595716, -0.274453, -0.321263],
-                         [0.211456, -0.522591, 0.311135]])
-_RGB2YUV = torch.tensor([[0.299, 0.587, 0.114],
-                         [-0.14713, -0.28886, 0.436],
-                         [0.615, -0.51499, -0.10001]])
+_RGB2YIQ = np.array([[0.299, 0.587, 0.114],
+                     [0.595716, -0.274453, -0.321263],
+                     [0.211456, -0.522591, 0.311135]], np.float32)
+_RGB2YUV = np.array([[0.299, 0.587, 0.114],
+                     [-0.14713, -0.28886, 0.436],
+                     [0.615, -0.51499, -0.10001]], np.float32)
 _SPACES = {"yiq": _RGB2YIQ, "yuv": _RGB2YUV}
 
 
-def _space(space: str) -> torch.Tensor:
+def _space(space: str) -> np.ndarray:
     try:
         return _SPACES[space]
     except KeyError:
         raise PainterlyError(f"unknown colour space {space!r}; use yiq or yuv.") from None
 
 
-def rgb_to(x: torch.Tensor, space: str = "yiq") -> torch.Tensor:
+def _mix(m: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,njhw->nihw", m.astype(x.dtype), x)
+
+
+def rgb_to(x: np.ndarray, space: str = "yiq") -> np.ndarray:
     """RGB [N,3,H,W] -> luminance/chroma [N,3,H,W] (channel 0 = Y)."""
-    m = _space(space).to(x)
-    return torch.einsum("ij,njhw->nihw", m, x)
+    return _mix(_space(space), x)
 
 
-def rgb_from(x: torch.Tensor, space: str = "yiq") -> torch.Tensor:
-    m = torch.linalg.inv(_space(space).double()).to(x)
-    return torch.einsum("ij,njhw->nihw", m, x)
+def rgb_from(x: np.ndarray, space: str = "yiq") -> np.ndarray:
+    return _mix(np.linalg.inv(_space(space).astype(np.float64)), x)
 
 
-def luminance(x: torch.Tensor, space: str = "yiq") -> torch.Tensor:
+def luminance(x: np.ndarray, space: str = "yiq") -> np.ndarray:
     """Luminance replicated to 3 channels, so a network made for RGB can take it (Gatys et al. 2017)."""
     y = rgb_to(x, space)[:, :1]
-    return y.expand(-1, 3, -1, -1).contiguous()
+    return np.ascontiguousarray(np.broadcast_to(y, (y.shape[0], 3, *y.shape[2:])))
 
 
-def match_luminance(style_y: torch.Tensor, content_y: torch.Tensor) -> torch.Tensor:
+def match_luminance(style_y: np.ndarray, content_y: np.ndarray) -> np.ndarray:
     """Shift/scale the style's luminance to the content's mean and std (Gatys et al. 2017, eq. 3)."""
-    ms, ss = style_y.mean(), style_y.std()
-    mc, sc = content_y.mean(), content_y.std()
-    return (style_y - ms) * (sc / ss.clamp_min(1e-8)) + mc
+    ms, ss = style_y.mean(), style_y.std(ddof=1)
+    mc, sc = content_y.mean(), content_y.std(ddof=1)
+    return ((style_y - ms) * (sc / max(float(ss), 1e-8)) + mc).astype(style_y.dtype)
 
 
-def combine_luminance(stylised: torch.Tensor, content: torch.Tensor, space: str = "yiq") -> torch.Tensor:
+def combine_luminance(stylised: np.ndarray, content: np.ndarray, space: str = "yiq") -> np.ndarray:
     """Luminance of ``stylised`` + chroma of ``content`` -> RGB (the content's colours kept exactly)."""
     s = rgb_to(stylised, space)
     c = rgb_to(content, space)
-    return rgb_from(torch.cat([s[:, :1], c[:, 1:]], dim=1), space)
+    return rgb_from(np.concatenate([s[:, :1], c[:, 1:]], axis=1), space)
 
 
-def _sym_sqrt(cov: torch.Tensor, inverse: bool = False) -> torch.Tensor:
-    vals, vecs = torch.linalg.eigh(cov)
-    vals = vals.clamp_min(1e-10)
-    d = vals.rsqrt() if inverse else vals.sqrt()
-    return vecs @ torch.diag(d) @ vecs.T
+def _sym_sqrt(cov: np.ndarray, inverse: bool = False) -> np.ndarray:
+    vals, vecs = np.linalg.eigh(cov)
+    vals = np.maximum(vals, 1e-10)
+    d = 1.0 / np.sqrt(vals) if inverse else np.sqrt(vals)
+    return vecs @ np.diag(d) @ vecs.T
 
 
-def coral(source: torch.Tensor, target: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+def coral(source: np.ndarray, target: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     """Recolour ``source`` so its per-pixel RGB mean and covariance equal ``target``'s (CORAL).
 
     x' = Σt^½ Σs^-½ (x - μs) + μt with symmetric matrix square roots; ``eps`` regularises flat images.
-    Works on [1,3,H,W] tensors of any two sizes; the result is not clamped so the statistics are exact.
+    Works on [1,3,H,W] arrays of any two sizes; the result is not clamped so the statistics are exact.
     """
-    xs = source[0].reshape(3, -1).double()
-    xt = target[0].reshape(3, -1).double()
-    mu_s, mu_t = xs.mean(1, keepdim=True), xt.mean(1, keepdim=True)
-    eye = torch.eye(3, dtype=torch.float64)
-    cov_s = torch.cov(xs) + eps * eye
-    cov_t = torch.cov(xt) + eps * eye
+    xs = source[0].reshape(3, -1).astype(np.float64)
+    xt = target[0].reshape(3, -1).astype(np.float64)
+    mu_s, mu_t = xs.mean(1, keepdims=True), xt.mean(1, keepdims=True)
+    eye = np.eye(3)
+    cov_s = np.cov(xs) + eps * eye
+    cov_t = np.cov(xt) + eps * eye
     a = _sym_sqrt(cov_t) @ _sym_sqrt(cov_s, inverse=True)
     out = a @ (xs - mu_s) + mu_t
-    return out.reshape_as(source[0]).unsqueeze(0).to(source.dtype)
+    return out.reshape(source[0].shape)[None].astype(source.dtype)
+
+
+def area_resize(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize the last two axes to (height, width) by area averaging (adaptive average pooling: output
+    cell i averages input rows floor(i·H/h) … ceil((i+1)·H/h) − 1), as torch's ``mode="area"``."""
+    out = x.astype(np.float32, copy=False)
+    for axis, n_out in ((-2, size[0]), (-1, size[1])):
+        n_in = out.shape[axis]
+        if n_in == n_out:
+            continue
+        i = np.arange(n_out)
+        lo = (i * n_in) // n_out
+        hi = -((-(i + 1) * n_in) // n_out)
+        c = np.cumsum(np.moveaxis(out, axis, -1), axis=-1, dtype=np.float64)
+        c = np.concatenate([np.zeros((*c.shape[:-1], 1)), c], axis=-1)
+        out = np.moveaxis(((c[..., hi] - c[..., lo]) / (hi - lo)).astype(np.float32), -1, axis)
+    return np.ascontiguousarray(out)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -297,12 +317,11 @@ class Labels:
         im = Image.fromarray(self.labels.astype(np.uint8), "L").resize(size, Image.Resampling.NEAREST)
         return Labels(np.asarray(im, dtype=np.int64), self.colours)
 
-    def masks(self, size: tuple[int, int] | None = None) -> torch.Tensor:
-        """One float mask per region, [n, H, W]; resized with area averaging (soft edges) if ``size``."""
-        lab = torch.from_numpy(self.labels)
-        m = torch.stack([(lab == r).float() for r in range(self.count)])
+    def masks(self, size: tuple[int, int] | None = None) -> np.ndarray:
+        """One float32 mask per region, [n, H, W]; resized with area averaging (soft edges) if ``size``."""
+        m = np.stack([(self.labels == r).astype(np.float32) for r in range(self.count)])
         if size is not None and (m.shape[2], m.shape[1]) != size:
-            m = torch.nn.functional.interpolate(m[None], size=(size[1], size[0]), mode="area")[0]
+            m = area_resize(m, (size[1], size[0]))
         return m
 
 

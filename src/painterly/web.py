@@ -159,13 +159,15 @@ def pix2pix_translator(checkpoint: Path | None) -> tuple[Translator | None, str]
         raise PainterlyError("--pix2pix was given but pix2pix is not part of this installation.") from None
     import torch
 
+    from .nn.convert import to_pil, to_tensor
+
     G, opts = p2p.load_generator(checkpoint)
     p2p.set_mode(G, eval_mode=False)   # the paper's (and `painterly translate`'s) test-time setting
 
     def translate(rgb: Image.Image) -> Image.Image:
         torch.manual_seed(0)            # dropout stays on: a fixed seed makes the page reproducible
-        x = p2p.from_unit(im.to_tensor(rgb))
-        return im.to_pil(p2p.to_unit(p2p.translate_tensor(G, x, opts.multiple)))
+        x = p2p.from_unit(to_tensor(rgb))
+        return to_pil(p2p.to_unit(p2p.translate_tensor(G, x, opts.multiple)))
 
     return translate, (f"pix2pix checkpoint {Path(checkpoint).name} ({opts.netG}, {opts.direction}, "
                        f"trained at {opts.crop_size} px): upload an input image of that domain.")

@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import torch
+import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
 from .. import image as im
-from ..device import pick
 from ..errors import PainterlyError
 
 ProgressFn = Callable[[int, int, dict[str, float]], None]
@@ -126,8 +125,11 @@ class Method(ABC):
 
     def __init__(self, common: Common, **options: Any) -> None:
         self.common = common
-        self.device = pick(common.device)
+        self.setup()
         self.configure(options)
+
+    def setup(self) -> None:
+        """Runs before configure; torch methods pick their device here (see methods/torch_base.py)."""
 
     @abstractmethod
     def configure(self, options: dict[str, Any]) -> None:
@@ -143,8 +145,8 @@ class Method(ABC):
         return list(styles)
 
     @abstractmethod
-    def run(self, content: torch.Tensor, prepared: Any, labels: im.Labels | None) -> Output:
-        """Stylise ``content`` ([1,3,H,W] in [0,1] on CPU, already at the output size). ``labels`` (if any)
+    def run(self, content: np.ndarray, prepared: Any, labels: im.Labels | None) -> Output:
+        """Stylise ``content`` (float32 array [1,3,H,W] in [0,1], already at the output size). ``labels`` (if any)
         has the content's size and at most as many regions as there are styles."""
 
     # helpers for subclasses ------------------------------------------------------------------------
@@ -208,20 +210,20 @@ class Pipeline:
                 size = min(size, max(pic.rgb.size))
         return im.resize_long(pic.rgb, size)
 
-    def _styles_for(self, content: torch.Tensor) -> list[StyleSpec]:
+    def _styles_for(self, content: np.ndarray) -> list[StyleSpec]:
         mode = self.method.common.preserve_color
         out = []
         for s in self.styles:
             if s.picture is None or mode is None:
                 out.append(s)
                 continue
-            st = im.to_tensor(s.picture.rgb)
+            st = im.to_array(s.picture.rgb)
             if mode == "histogram":
-                st = im.coral(st, content).clamp(0, 1)
+                st = np.clip(im.coral(st, content), 0, 1)
             else:
-                y = im.match_luminance(im.rgb_to(st)[:, :1], im.rgb_to(content)[:, :1]).clamp(0, 1)
-                st = y.expand(-1, 3, -1, -1)
-            out.append(s.with_image(im.to_pil(st)))
+                y = np.clip(im.match_luminance(im.rgb_to(st)[:, :1], im.rgb_to(content)[:, :1]), 0, 1)
+                st = np.broadcast_to(y, (1, 3, *y.shape[2:]))
+            out.append(s.with_image(im.from_array(st)))
         return out
 
     def labels_for(self, size: tuple[int, int]) -> im.Labels | None:
@@ -238,7 +240,7 @@ class Pipeline:
     def __call__(self, content: im.Picture) -> Result:
         t0 = time.perf_counter()
         rgb = self._content_at_size(content)
-        x = im.to_tensor(rgb)
+        x = im.to_array(rgb)
         mode = self.method.common.preserve_color
         labels = self.labels_for(rgb.size)
         if mode is None:
@@ -251,10 +253,10 @@ class Pipeline:
         out = self.method.run(x_in, prepared, labels)
         result_img = out.image
         if mode == "luminance":
-            y = im.to_tensor(result_img)
-            if y.shape[-2:] != x.shape[-2:]:
-                y = torch.nn.functional.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False)
-            result_img = im.to_pil(im.combine_luminance(y, x).clamp(0, 1))
+            if result_img.size != rgb.size:
+                result_img = result_img.resize(rgb.size, Image.Resampling.BILINEAR)
+            y = im.to_array(result_img)
+            result_img = im.from_array(np.clip(im.combine_luminance(y, x), 0, 1))
         info = {"method": self.method.name, **out.info}
         if mode:
             info["preserve_color"] = mode

@@ -25,8 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from .. import image as im
@@ -154,15 +152,15 @@ def session(name: str, provider_list: tuple[str, ...] = ("CPUExecutionProvider",
 
 
 # ----------------------------------------------------------------------------------------------------
-# Raw model calls (tensors [1,3,H,W] in [0,1])
+# Raw model calls (float32 arrays [1,3,H,W] in [0,1])
 # ----------------------------------------------------------------------------------------------------
 
-def _pad4(x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+def _pad4(x: np.ndarray) -> tuple[np.ndarray, int, int]:
     h, w = x.shape[-2:]
     ph, pw = (-h) % 4, (-w) % 4
     if ph or pw:
-        mode = "reflect" if h > ph and w > pw else "replicate"
-        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        mode = "reflect" if h > ph and w > pw else "edge"
+        x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode)
     return x, h, w
 
 
@@ -185,20 +183,20 @@ def predict(nhwc: np.ndarray, prov: tuple[str, ...]) -> np.ndarray:
 Stats = dict[str, np.ndarray]
 
 
-def _feeds(name: str, x: torch.Tensor, style: np.ndarray) -> dict[str, np.ndarray]:
+def _feeds(name: str, x: np.ndarray, style: np.ndarray) -> dict[str, np.ndarray]:
     if name == TRANSFORM:
-        return {"content_image": np.ascontiguousarray(x[0].permute(1, 2, 0).numpy()[None]),
+        return {"content_image": np.ascontiguousarray(x[0].transpose(1, 2, 0)[None], dtype=np.float32),
                 "mobilenet_conv/Conv/BiasAdd": style.astype(np.float32)}
-    return {"image": np.ascontiguousarray(x.numpy()), "style_weights": style.astype(np.float32)}
+    return {"image": np.ascontiguousarray(x, dtype=np.float32), "style_weights": style.astype(np.float32)}
 
 
-def _image_out(name: str, out: np.ndarray, h: int, w: int) -> torch.Tensor:
-    t = torch.from_numpy(out[0]).permute(2, 0, 1)[None] if name == TRANSFORM else torch.from_numpy(out)
+def _image_out(name: str, out: np.ndarray, h: int, w: int) -> np.ndarray:
+    t = out[0].transpose(2, 0, 1)[None] if name == TRANSFORM else out
     return t[:, :, :h, :w]
 
 
-def stylise(name: str, x: torch.Tensor, style: np.ndarray, prov: tuple[str, ...],
-            stats: Stats | None = None) -> torch.Tensor:
+def stylise(name: str, x: np.ndarray, style: np.ndarray, prov: tuple[str, ...],
+            stats: Stats | None = None) -> np.ndarray:
     """Run a transformer (TRANSFORM with a style vector, MULTISTYLE with 26 weights) on [1,3,H,W] in [0,1];
     with ``stats``, its instance norms use those moments instead of the input's own."""
     s = session(name, prov, "plain" if stats is None else "apply")
@@ -209,7 +207,7 @@ def stylise(name: str, x: torch.Tensor, style: np.ndarray, prov: tuple[str, ...]
     return _image_out(name, s.run(None, feeds)[0], h, w)
 
 
-def moments(name: str, x: torch.Tensor, style: np.ndarray, prov: tuple[str, ...]) -> Stats:
+def moments(name: str, x: np.ndarray, style: np.ndarray, prov: tuple[str, ...]) -> Stats:
     """Every instance-norm moment the network computes on ``x`` (for tiling with shared statistics)."""
     s = session(name, prov, "stats")
     xp, _, _ = _pad4(x)
@@ -230,36 +228,36 @@ def _starts(n: int, tile: int, overlap: int) -> list[int]:
     return sorted(set(starts))
 
 
-def _ramp(n: int, start: int, tile: int, total: int, overlap: int) -> torch.Tensor:
+def _ramp(n: int, start: int, tile: int, total: int, overlap: int) -> np.ndarray:
     """1-D feather weights of one tile: linear ramps over the overlap on inner edges, flat elsewhere."""
-    w = torch.ones(n)
-    r = torch.linspace(0, 1, overlap + 2)[1:-1]  # strictly positive, so weights never sum to zero
+    w = np.ones(n, np.float32)
+    r = np.linspace(0, 1, overlap + 2, dtype=np.float32)[1:-1]  # strictly positive: weights never sum to 0
     if start > 0:
         w[:overlap] = r
     if start + tile < total:
-        w[-overlap:] = torch.minimum(w[-overlap:], r.flip(0))
+        w[-overlap:] = np.minimum(w[-overlap:], r[::-1])
     return w
 
 
-def _stats_view(x: torch.Tensor) -> torch.Tensor:
+def _stats_view(x: np.ndarray) -> np.ndarray:
     """The image whose instance-norm moments all tiles share: the image itself up to STATS_PIXELS (exact),
     else an area-downscaled copy (an estimate; moments change little with scale)."""
     h, w = x.shape[-2:]
     if h * w <= STATS_PIXELS:
         return x
     scale = math.sqrt(STATS_PIXELS / (h * w))
-    return F.interpolate(x, size=(max(4, round(h * scale)), max(4, round(w * scale))), mode="area")
+    return im.area_resize(x, (max(4, round(h * scale)), max(4, round(w * scale))))
 
 
-def tiled(fn: Any, x: torch.Tensor, tile: int, overlap: int = OVERLAP) -> tuple[torch.Tensor, int]:
+def tiled(fn: Any, x: np.ndarray, tile: int, overlap: int = OVERLAP) -> tuple[np.ndarray, int]:
     """Apply ``fn`` to overlapping tiles of ``x`` and blend them with feathered seams. ``fn`` must use
     shared normalisation statistics (see render), otherwise each tile gets its own colours."""
     _, _, h, w = x.shape
     overlap = min(overlap, tile // 4)
     ys, xs = _starts(h, tile, overlap), _starts(w, tile, overlap)
-    out = torch.zeros_like(x)
+    out = np.zeros_like(x)
     # the weights are separable over a grid of tiles, so their sum is an outer product of 1-D sums
-    norm_y, norm_x = torch.zeros(h), torch.zeros(w)
+    norm_y, norm_x = np.zeros(h, np.float32), np.zeros(w, np.float32)
     for y0 in ys:
         norm_y[y0:y0 + tile] += _ramp(min(y0 + tile, h) - y0, y0, tile, h, overlap)
     for x0 in xs:
@@ -342,11 +340,11 @@ class FastMethod(Method):
         value = sum(lk.value * (w / total) for lk, w in looks)
         return Look(looks[0][0].kind, np.asarray(value, np.float32), "+".join(lk.name for lk, _ in looks))
 
-    def own_vector(self, x: torch.Tensor) -> np.ndarray:
+    def own_vector(self, x: np.ndarray) -> np.ndarray:
         """The content's own style vector (what --strength moves towards)."""
-        return predict(style_input(im.to_pil(x), None), self.prov)
+        return predict(style_input(im.from_array(x), None), self.prov)
 
-    def render(self, x: torch.Tensor, look: Look, own: np.ndarray | None = None) -> tuple[torch.Tensor, int]:
+    def render(self, x: np.ndarray, look: Look, own: np.ndarray | None = None) -> tuple[np.ndarray, int]:
         """``own``: the content's style vector if already computed (masks render one look per region)."""
         cfg = self.config
         if look.kind == "vector":
@@ -367,10 +365,10 @@ class FastMethod(Method):
             y, n = stylise(model, x, style, self.prov), 1
         if look.kind == "builtin" and cfg.strength < 1.0:
             # the 26-style network has no style vector of the photo to move towards: fade in pixels
-            y = cfg.strength * y + (1.0 - cfg.strength) * x
-        return y.clamp_(0, 1), n
+            y = np.float32(cfg.strength) * y + np.float32(1.0 - cfg.strength) * x
+        return np.clip(y, 0, 1, out=y if y.flags.writeable else None), n
 
-    def run(self, content: torch.Tensor, prepared: list[tuple[Look, float]], labels: im.Labels | None) -> Output:
+    def run(self, content: np.ndarray, prepared: list[tuple[Look, float]], labels: im.Labels | None) -> Output:
         h, w = content.shape[-2:]
         if labels is None:
             y, tiles = self.render(content, self.blend(prepared))
@@ -380,7 +378,7 @@ class FastMethod(Method):
             own = None
             if self.config.strength < 1.0 and any(lk.kind == "vector" for lk in looks):
                 own = self.own_vector(content)
-            y = torch.zeros_like(content)
+            y = np.zeros_like(content)
             tiles = 0
             for r, look in enumerate(looks):
                 out_r, n = self.render(content, look, own)
@@ -388,24 +386,35 @@ class FastMethod(Method):
                 tiles += n
         if self.common.preserve_color == "histogram" and any(lk.kind == "builtin" for lk, _ in prepared):
             # built-in styles have no style image to recolour, so match the result's colours instead
-            y = im.coral(y, content).clamp(0, 1)
+            y = np.clip(im.coral(y, content), 0, 1)
         self.report(1, 1, {})
         kinds = sorted({lk.kind for lk, _ in prepared})
-        return Output(im.to_pil(y), {"models": [TRANSFORM if k == "vector" else MULTISTYLE for k in kinds],
+        return Output(im.from_array(y), {"models": [TRANSFORM if k == "vector" else MULTISTYLE for k in kinds],
                                      "strength": self.config.strength, "tiles": tiles})
 
 
-def feathered_masks(labels: im.Labels, size: tuple[int, int]) -> torch.Tensor:
+def _blur_axis(m: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
+    """Correlate along ``axis`` with kernel ``k`` (odd length), edges replicated."""
+    r = len(k) // 2
+    pad = [(0, 0)] * m.ndim
+    pad[axis] = (r, r)
+    p = np.pad(m, pad, mode="edge")
+    n = m.shape[axis]
+    out = np.zeros_like(m)
+    for i, kv in enumerate(k):
+        out += kv * np.take(p, np.arange(i, i + n), axis=axis)
+    return out
+
+
+def feathered_masks(labels: im.Labels, size: tuple[int, int]) -> np.ndarray:
     """Per-region masks [n,1,H,W] blurred over ~1 % of the long side, renormalised to sum to 1."""
     m = labels.resized(size).masks()[:, None]
     sigma = max(1.0, 0.01 * max(size))
     radius = int(math.ceil(3 * sigma))
-    k = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=torch.float32) / sigma) ** 2)
-    k = k / k.sum()
-    pad = (radius, radius, 0, 0)
-    m = F.conv2d(F.pad(m, pad, mode="replicate"), k.view(1, 1, 1, -1))
-    m = F.conv2d(F.pad(m, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1))
-    return m / m.sum(0, keepdim=True).clamp_min(1e-8)
+    k = np.exp(-0.5 * (np.arange(-radius, radius + 1, dtype=np.float32) / np.float32(sigma)) ** 2)
+    k = (k / k.sum()).astype(np.float32)
+    m = _blur_axis(_blur_axis(m, k, -1), k, -2)
+    return m / np.maximum(m.sum(0, keepdims=True), 1e-8)
 
 
 def contact_sheet(content: Image.Image, cell: int = 256, device: str = "auto") -> Image.Image:
@@ -415,13 +424,13 @@ def contact_sheet(content: Image.Image, cell: int = 256, device: str = "auto") -
     method = FastMethod(Common(device=device, progress=False))
     small = content.copy()
     small.thumbnail((cell * 2, cell * 2), Image.Resampling.LANCZOS)
-    x = im.to_tensor(small)
+    x = im.to_array(small)
     cells: list[Image.Image | None] = [small]
     names = ["original"]
     for i, name in enumerate(builtin_styles()):
         w = np.zeros(N_BUILTIN, np.float32)
         w[i] = 1.0
-        cells.append(im.to_pil(method.render(x, Look("builtin", w, name))[0]))
+        cells.append(im.from_array(method.render(x, Look("builtin", w, name))[0]))
         names.append(f"{i}: {name}")
     cols = 7
     rows = [cells[r * cols:(r + 1) * cols] for r in range(math.ceil(len(cells) / cols))]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
+import numpy as np
 import torch
 from PIL import Image
 from torch import nn
@@ -23,8 +24,10 @@ from .. import hub
 from .. import image as im
 from ..errors import PainterlyError
 from ..nn.blocks import make_decoder
+from ..nn.convert import to_pil, to_tensor
 from ..nn.vgg import VGG19
-from .base import Common, Method, Output, StyleSpec, build_config, normalised_weights
+from .base import Common, Output, StyleSpec, build_config, normalised_weights
+from .torch_base import TorchMethod
 
 BACKENDS = ("torch", "onnx")
 # reflection padding needs every padded map to be at least 2 px: relu4_1 is 1/8, relu5_1 1/16 of the image
@@ -136,7 +139,7 @@ def style_tensor(spec: StyleSpec, common: Common, crop: bool, default: int, min_
         rgb = crop_square(rgb)
     rgb = im.resize_long(rgb, default if common.style_size is None else common.style_size)
     check_side(rgb.size, min_side, f"style image {spec.name}", method)
-    return im.to_tensor(rgb)
+    return to_tensor(rgb)
 
 
 def check_side(size: tuple[int, int], min_side: int, what: str, method: str) -> None:
@@ -163,7 +166,7 @@ def regions(labels: im.Labels, hw: tuple[int, int]) -> list[torch.Tensor]:
     covers most of it, so every position belongs to exactly one region.
     """
     h, w = hw
-    owner = labels.masks((w, h)).argmax(0).reshape(-1)
+    owner = torch.from_numpy(labels.masks((w, h)).argmax(0).reshape(-1))
     return [torch.nonzero(owner == r).reshape(-1) for r in range(labels.count)]
 
 
@@ -231,7 +234,7 @@ def onnx_runner(method: str, model: str | None, export: Callable[[Path], Any], k
 NetT = TypeVar("NetT", bound=nn.Module)
 
 
-class FeedForwardMethod(Method, Generic[NetT]):
+class FeedForwardMethod(TorchMethod, Generic[NetT]):
     """What AdaINMethod and SANetMethod do identically: option checks, weight sources, the shared cached
     network, the onnxruntime backend, style images and the head of ``stylise`` (crop, size check). A
     subclass adds its network (``build_net``), its style preparation and its feature transform."""
@@ -305,9 +308,9 @@ class FeedForwardMethod(Method, Generic[NetT]):
     def stylise(self, content: torch.Tensor, prepared: Any, labels: im.Labels | None) -> torch.Tensor:
         raise NotImplementedError
 
-    def run(self, content: torch.Tensor, prepared: Any, labels: im.Labels | None) -> Output:
-        out = self.stylise(content, prepared, labels)
-        return Output(im.to_pil(out), {"alpha": self.config.alpha, "backend": self.config.backend})
+    def run(self, content: np.ndarray, prepared: Any, labels: im.Labels | None) -> Output:
+        out = self.stylise(self.tensor(content), prepared, labels)
+        return Output(to_pil(out), {"alpha": self.config.alpha, "backend": self.config.backend})
 
     def export_module(self) -> tuple[nn.Module, tuple[str, ...]]:
         """(module, input names) for ONNX export: content, style, alpha → image, on the CPU."""

@@ -30,16 +30,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .. import image as im
-from ..device import seed_everything
+from ..nn.convert import to_pil, to_tensor
+from ..nn.device import seed_everything
 from ..errors import PainterlyError
 from ..nn import fused, losses
 from ..nn.vgg import VGG19, tap_names
-from .base import Method, Output, StyleSpec, build_config, normalised_weights
+from .base import Output, StyleSpec, build_config, normalised_weights
+from .torch_base import TorchMethod
 
 LayerSpec = tuple[tuple[str, float], ...]
 
@@ -301,7 +304,7 @@ class Styles:
 # the method
 # ----------------------------------------------------------------------------------------------------
 
-class GatysMethod(Method):
+class GatysMethod(TorchMethod):
     """Gatys et al. optimisation over VGG-19 features (neural-style and gatys-paper presets)."""
 
     name = "gatys"
@@ -354,7 +357,7 @@ class GatysMethod(Method):
         if key not in styles.cache:
             names = [n for n, _ in self.style_spec]
             with torch.inference_mode():
-                rgb = im.to_tensor(im.resize_long(styles.pictures[index], long_side)).to(self.device)
+                rgb = to_tensor(im.resize_long(styles.pictures[index], long_side)).to(self.device)
                 f = features(self.net(), self._space.encode(rgb), names)
                 grams = {n: losses.gram(f[n], self.config.gram_norm) for n in names}
             # cloned outside inference mode: the targets enter autograd graphs as constants
@@ -395,7 +398,7 @@ class GatysMethod(Method):
             masks, shares = {}, {}
             for n in names:
                 h, w = shapes[n]
-                m = lab.masks((int(w), int(h)))[:regions].to(self.device)
+                m = torch.from_numpy(lab.masks((int(w), int(h)))[:regions]).to(self.device)
                 masks[n] = m
                 shares[n] = [float(v) for v in m.mean(dim=(1, 2))]
         return Objective(vgg, self._space, self.config, self.content_spec, self.style_spec,
@@ -412,13 +415,14 @@ class GatysMethod(Method):
             # nearly a flat mean-colour image, on which the seed makes no visible difference.
             return self._space.encode(torch.rand(content.shape, generator=gen).to(self.device))
         pic = im.load_image(init, what="--init image", allow_large=self.common.allow_large)
-        rgb = im.to_tensor(pic.rgb.resize((content.shape[-1], content.shape[-2]), im.Image.Resampling.LANCZOS))
+        rgb = to_tensor(pic.rgb.resize((content.shape[-1], content.shape[-2]), im.Image.Resampling.LANCZOS))
         return self._space.encode(rgb.to(self.device))
 
     # -- run ----------------------------------------------------------------------------------------
 
-    def run(self, content: torch.Tensor, prepared: Styles, labels: im.Labels | None) -> Output:
+    def run(self, content_array: np.ndarray, prepared: Styles, labels: im.Labels | None) -> Output:
         t0 = time.perf_counter()
+        content = self.tensor(content_array)
         cfg = self.config
         gen = seed_everything(self.common.seed)
         if gen is None:
@@ -479,7 +483,7 @@ class GatysMethod(Method):
         }
         if tracker.saved:
             info["intermediate_images"] = [str(p) for p in tracker.saved]
-        return Output(im.to_pil(rgb.cpu()), info)
+        return Output(to_pil(rgb.cpu()), info)
 
     def _optimise(self, x0: torch.Tensor, obj: Objective, n: int, tracker: _Tracker) -> torch.Tensor:
         """One stage: ``n`` function evaluations (L-BFGS) or steps (Adam); returns the final iterate."""
@@ -588,7 +592,7 @@ class _Tracker:
     def _save(self, x: torch.Tensor) -> Path:
         p = step_path(self.m.config.save_path or "gatys.png", self.done)
         rgb = self.m._space.decode(x.detach())
-        return im.save_image(im.to_pil(rgb.cpu()), p)
+        return im.save_image(to_pil(rgb.cpu()), p)
 
     def close(self) -> None:
         self.bar.close()

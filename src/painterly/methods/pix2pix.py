@@ -492,7 +492,7 @@ def make_sheet(rows: list[list[torch.Tensor]]) -> Any:
     """A PIL image of rows of [-1,1] tensors [3,H,W] (input | output | target), 2 px white gaps."""
     from PIL import Image
 
-    from ..image import to_pil
+    from ..nn.convert import to_pil
 
     gap = 2
     h = max(t.shape[-2] for r in rows for t in r)
@@ -527,7 +527,8 @@ def translate_files(inputs: list[str], checkpoint: str | Path, output: str | Pat
 
     from .. import image as im
     from ..api import expand_inputs
-    from ..device import pick
+    from ..nn.convert import to_pil as _to_pil, to_tensor as _to_tensor
+    from ..nn.device import pick
 
     if direction not in ("AtoB", "BtoA"):
         raise PainterlyError(f"direction must be AtoB or BtoA, got {direction!r}.")
@@ -553,15 +554,15 @@ def translate_files(inputs: list[str], checkpoint: str | Path, output: str | Pat
         pic = im.load_image(f, "input image")
         src, tgt = _split_pair(pic.rgb, f, direction) if pairs else (pic.rgb, None)
         src = im.resize_long(src, size)
-        x = from_unit(im.to_tensor(src)).to(dev)
+        x = from_unit(_to_tensor(src)).to(dev)
         y = translate_tensor(G, x, opts.multiple)
         dest = out / f"{f.stem}.png" if many else out
-        im.save_image(im.to_pil(to_unit(y).cpu()), dest)
+        im.save_image(_to_pil(to_unit(y).cpu()), dest)
         done.append((f, dest))
         if sheet is not None:
             row = [x[0].cpu(), y[0].cpu()]
             if tgt is not None:
-                row.append(from_unit(im.to_tensor(tgt.resize(src.size, Resampling.BICUBIC)))[0])
+                row.append(from_unit(_to_tensor(tgt.resize(src.size, Resampling.BICUBIC)))[0])
             rows.append(row)
     if sheet is not None and rows:
         im.save_image(make_sheet(rows), sheet)
@@ -573,7 +574,8 @@ def evaluate_checkpoint(checkpoint: str | Path, data: str | Path, direction: str
                         netG: str | None = None, norm: str | None = None, ngf: int | None = None,
                         device: str = "auto", progress: bool = False) -> dict[str, Any]:
     """L1 / PSNR / SSIM over a folder of pairs (see ``evaluate_generator``) as a JSON-able report."""
-    from ..device import pick
+    from ..nn.convert import to_pil as _to_pil, to_tensor as _to_tensor
+    from ..nn.device import pick
     from ..train.data import PairedConfig, PairedDataset
 
     G, opts = load_generator(checkpoint, netG=netG, norm=norm, ngf=ngf)

@@ -223,7 +223,7 @@ def set_rng_state(s: Mapping[str, Any]) -> None:
 
 def init_distributed(device: str) -> tuple[int, int, torch.device]:
     """(rank, world size, device) — from torchrun's environment, or (0, 1, device) for a plain run."""
-    from ..device import pick
+    from ..nn.device import pick
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:

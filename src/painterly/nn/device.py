@@ -7,7 +7,7 @@ import random
 import numpy as np
 import torch
 
-from .errors import PainterlyError
+from ..errors import PainterlyError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
