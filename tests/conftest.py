@@ -7,11 +7,11 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,8 +93,10 @@ def smooth_image(path: Path, size: tuple[int, int] = (48, 32), seed: int = 0) ->
 
 
 def random_state_dict(layout: dict[str, tuple[int, ...]], seed: int = 0, std: float | None = None
-                      ) -> dict[str, torch.Tensor]:
+                      ) -> dict[str, Any]:
     """Random tensors in a given {key: shape} layout (He-scaled for conv weights so activations stay sane)."""
+    import torch  # lazily: the light-core tests run in a venv without torch
+
     g = torch.Generator().manual_seed(seed)
     out = {}
     for k, shape in layout.items():
@@ -110,6 +112,8 @@ def random_state_dict(layout: dict[str, tuple[int, ...]], seed: int = 0, std: fl
 @pytest.fixture
 def random_vgg_file(tmp_path: Path) -> Callable[[str], Path]:
     """Write a random-weight checkpoint in a published VGG layout ('torchvision', 'caffe', 'normalised')."""
+    import torch
+
     from painterly.nn.vgg import normalised_layout, torchvision_layout
 
     def make(convention: str, seed: int = 0, with_classifier: bool = False) -> Path:

@@ -12,6 +12,7 @@ import torch
 
 import ffutil
 from conftest import run_cli, smooth_image
+from painterly.nn.convert import to_pil, to_tensor
 from painterly import api, export
 from painterly import image as im
 from painterly.errors import PainterlyError
@@ -27,10 +28,10 @@ def check_parity(m: object, path: Path, tmp_path: Path) -> None:
     """onnxruntime vs torch at sizes unlike the tracing example (67x93), one with odd relu4_1 sides."""
     runner = OnnxRunner(path, torch.device("cpu"))
     for (cw, ch), (sw, sh) in (((64, 48), (40, 56)), ((72, 40), (48, 48))):
-        c = im.to_tensor(im.load_image(smooth_image(tmp_path / "c.png", (cw, ch), 1)).rgb)
+        c = to_tensor(im.load_image(smooth_image(tmp_path / "c.png", (cw, ch), 1)).rgb)
         spec = StyleSpec("s", 1.0, im.load_image(smooth_image(tmp_path / "s.png", (sw, sh), 2)))
         want = m.stylise(c, m.prepare([spec]), None)  # type: ignore[attr-defined]
-        got = runner(c, im.to_tensor(spec.picture.rgb), m.config.alpha)  # type: ignore[attr-defined]
+        got = runner(c, to_tensor(spec.picture.rgb), m.config.alpha)  # type: ignore[attr-defined]
         assert got.shape == want.shape == c.shape
         assert (got - want).abs().max() <= 1e-4
 
@@ -51,7 +52,7 @@ def test_export_adain_parity_and_cli_backend_onnx(tmp_path: Path) -> None:
                 "--size", "0", "-o", out, "-q", env=env)
     assert p.returncode == 0, p.stderr
     want = api.stylize(c, s, "adain", size=0, device="cpu", **W.adain_options())
-    a, b = im.to_tensor(im.load_image(out).rgb), im.to_tensor(want)
+    a, b = to_tensor(im.load_image(out).rgb), to_tensor(want)
     assert (a - b).abs().max() <= 1 / 255 + 1e-6     # same image up to 8-bit rounding
 
     with pytest.raises(PainterlyError, match="adain, sanet"):

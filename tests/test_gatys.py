@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from conftest import assert_one_line_error, noise_image, run_cli, smooth_image
+from painterly.nn.convert import to_pil, to_tensor
 from painterly import api
 from painterly import image as im
 from painterly.errors import PainterlyError
@@ -57,7 +58,7 @@ def ref_features(weights: Path, img: torch.Tensor, taps: list[str]) -> dict[str,
 
 
 def t(path: Path) -> torch.Tensor:
-    return im.to_tensor(Image.open(path).convert("RGB"))
+    return to_tensor(Image.open(path).convert("RGB"))
 
 
 def hand_gram(f: torch.Tensor, div: str) -> torch.Tensor:
@@ -108,7 +109,7 @@ def test_gatys_paper_loss_and_layer_weights(setup: dict[str, Path]) -> None:
 
 def test_style_size_rescales_the_style(setup: dict[str, Path]) -> None:
     r = run(setup, init=str(setup["x"]), steps=0, style_size=24, content_weight=0.0, tv_weight=0.0)
-    small = im.to_tensor(im.resize_long(Image.open(setup["style"]).convert("RGB"), 24))
+    small = to_tensor(im.resize_long(Image.open(setup["style"]).convert("RGB"), 24))
     fx, fs = (ref_features(setup["weights"], i, STYLE5) for i in (t(setup["x"]), small))
     want = 100.0 * sum(mse(hand_gram(fx[n], "chw"), hand_gram(fs[n], "chw")) for n in STYLE5)
     assert r.info["losses"]["final"]["style"] == pytest.approx(want, rel=1e-4)
@@ -139,7 +140,7 @@ def test_style_blend_is_weighted_sum_of_grams(setup: dict[str, Path]) -> None:
     r = run(setup, [(setup["style"], 7.0), (setup["style2"], 3.0)], init=str(setup["x"]), steps=0,
             content_weight=0.0, tv_weight=0.0)
     x = t(setup["x"])
-    s2 = im.to_tensor(im.resize_long(Image.open(setup["style2"]).convert("RGB"), 48))
+    s2 = to_tensor(im.resize_long(Image.open(setup["style2"]).convert("RGB"), 48))
     fx, f1, f2 = (ref_features(setup["weights"], i, STYLE5) for i in (x, t(setup["style"]), s2))
     want = 100.0 * sum(mse(hand_gram(fx[n], "chw"), 0.7 * hand_gram(f1[n], "chw") + 0.3 * hand_gram(f2[n], "chw"))
                        for n in STYLE5)
@@ -157,7 +158,7 @@ def test_mask_guided_gram(setup: dict[str, Path], tmp_path: Path) -> None:
                            weights=str(setup["weights"]), size=0, progress=False, init=str(setup["x"]), steps=0,
                            content_weight=0.0, tv_weight=0.0)
     x = t(setup["x"])
-    s2 = im.to_tensor(im.resize_long(Image.open(setup["style2"]).convert("RGB"), 48))
+    s2 = to_tensor(im.resize_long(Image.open(setup["style2"]).convert("RGB"), 48))
     fx, f1, f2 = (ref_features(setup["weights"], i, STYLE5) for i in (x, t(setup["style"]), s2))
     region = torch.zeros(2, 1, 32, 48)
     region[0, :, :, :20] = 1
@@ -257,9 +258,9 @@ def test_multiscale_stages_and_budget(setup: dict[str, Path]) -> None:
 
 def test_colour_preservation_with_gatys(setup: dict[str, Path]) -> None:
     r = run(setup, steps=3, style_weight=SW, preserve_color="luminance")
-    out = im.rgb_to(im.to_tensor(r.image))
-    con = im.rgb_to(t(setup["content"]))
-    inside = ((im.to_tensor(r.image) > 2 / 255) & (im.to_tensor(r.image) < 253 / 255)).all(1)[0]
+    out = torch.from_numpy(im.rgb_to(im.to_array(r.image)))
+    con = torch.from_numpy(im.rgb_to(t(setup["content"]).numpy()))
+    inside = ((to_tensor(r.image) > 2 / 255) & (to_tensor(r.image) < 253 / 255)).all(1)[0]
     assert (out[0, 1:] - con[0, 1:]).abs()[:, inside].max() < 2.5 / 255
     run(setup, steps=2, style_weight=SW, preserve_color="histogram")
 

@@ -13,6 +13,7 @@ import torch
 from conftest import assert_one_line_error, random_state_dict, run_cli
 from painterly import hub
 from painterly.errors import PainterlyError, WeightsMissingError
+from painterly.nn import weights
 from painterly.nn.blocks import decoder_layout
 
 
@@ -50,7 +51,7 @@ def test_import_strips_classifier_and_verifies(monkeypatch: pytest.MonkeyPatch,
     m = hub.manifest("vgg19")
     assert m and m["source_sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
     # the stored file is what `load` returns
-    sd = hub.load("vgg19")
+    sd = weights.load("vgg19")
     assert torch.equal(sd["features.0.weight"], torch.load(src, weights_only=True)["features.0.weight"])
 
 
@@ -96,7 +97,7 @@ def test_pickled_module_is_refused_by_weights_only(tmp_path: Path) -> None:
     p = tmp_path / "module.pth"
     torch.save(torch.nn.Linear(2, 2), p)  # a whole pickled module, not a state_dict
     with pytest.raises(PainterlyError, match="not a loadable PyTorch state_dict"):
-        hub.load_checkpoint(p)
+        weights.load_checkpoint(p)
 
 
 def test_verify_detects_modified_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from conftest import assert_one_line_error, smooth_image
+from painterly.nn.convert import to_pil, to_tensor
 from painterly import api
 from painterly import image as im
 from painterly.errors import PainterlyError
@@ -36,12 +37,13 @@ class Recorder(Method):
         self.config = build_config(_Cfg, _Cfg(), options, self.name)
 
     def prepare(self, styles: Any) -> Any:
-        Recorder.seen.append({"prepare": [im.to_tensor(s.picture.rgb) for s in styles]})
+        Recorder.seen.append({"prepare": [to_tensor(s.picture.rgb) for s in styles]})
         return styles
 
-    def run(self, content: torch.Tensor, prepared: Any, labels: im.Labels | None) -> Output:
-        Recorder.seen.append({"content": content.clone(), "labels": labels})
-        return Output(im.to_pil((content * self.config.gain).clamp(0, 1)), {"steps": 0})
+    def run(self, content: np.ndarray, prepared: Any, labels: im.Labels | None) -> Output:
+        x = torch.from_numpy(content.copy())
+        Recorder.seen.append({"content": x, "labels": labels})
+        return Output(to_pil((x * self.config.gain).clamp(0, 1)), {"steps": 0})
 
 
 @pytest.fixture(autouse=True)
@@ -77,13 +79,13 @@ def test_luminance_preservation_keeps_content_chroma(files: dict[str, Path]) -> 
     assert torch.allclose(given[:, 0], given[:, 1]) and torch.allclose(given[:, 1], given[:, 2])  # grey in
     # the style the method saw is grey with the content's luminance mean/std
     st = next(s for s in Recorder.seen if "prepare" in s)["prepare"][0]
-    c_y = im.rgb_to(im.to_tensor(Image.open(files["content"]).convert("RGB")))[:, 0]
+    c_y = torch.from_numpy(im.rgb_to(im.to_array(Image.open(files["content"]).convert("RGB"))))[:, 0]
     assert torch.allclose(st[:, 0], st[:, 2])
     assert abs(st[:, 0].mean().item() - c_y.mean().item()) < 0.01
     # output chroma (I, Q) equals the content's, luminance is the method's
-    yo = im.rgb_to(im.to_tensor(out))
-    yc = im.rgb_to(im.to_tensor(Image.open(files["content"]).convert("RGB")))
-    inside = (im.to_tensor(out) > 2 / 255).all(1) & (im.to_tensor(out) < 253 / 255).all(1)  # not clipped
+    yo = torch.from_numpy(im.rgb_to(im.to_array(out)))
+    yc = torch.from_numpy(im.rgb_to(im.to_array(Image.open(files["content"]).convert("RGB"))))
+    inside = (to_tensor(out) > 2 / 255).all(1) & (to_tensor(out) < 253 / 255).all(1)  # not clipped
     assert (yo[:, 1:] - yc[:, 1:]).abs()[:, :, inside[0]].max() < 2.5 / 255
     assert (yo[:, 0] - 0.7 * yc[:, 0]).abs()[inside].max() < 2.5 / 255
 
@@ -91,7 +93,7 @@ def test_luminance_preservation_keeps_content_chroma(files: dict[str, Path]) -> 
 def test_histogram_preservation_recolours_styles(files: dict[str, Path]) -> None:
     api.stylize(files["content"], files["style"], "recorder", preserve_color="histogram", size=0)
     st = next(s for s in Recorder.seen if "prepare" in s)["prepare"][0][0].reshape(3, -1).double()
-    c = im.to_tensor(Image.open(files["content"]).convert("RGB"))[0].reshape(3, -1).double()
+    c = to_tensor(Image.open(files["content"]).convert("RGB"))[0].reshape(3, -1).double()
     assert torch.allclose(st.mean(1), c.mean(1), atol=0.02)
     assert np.allclose(np.cov(st.numpy()), np.cov(c.numpy()), atol=0.01)
 

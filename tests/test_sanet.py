@@ -11,6 +11,7 @@ import torch
 
 import ffutil
 from conftest import smooth_image
+from painterly.nn.convert import to_pil, to_tensor
 from painterly import api
 from painterly import image as im
 from painterly.errors import PainterlyError
@@ -46,7 +47,7 @@ def specs(*paths: Path, weights: tuple[float, ...] | None = None) -> list[StyleS
 
 
 def tensor(p: Path) -> torch.Tensor:
-    return im.to_tensor(im.load_image(p).rgb)
+    return to_tensor(im.load_image(p).rgb)
 
 
 def ref_features(W: ffutil.Weights, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

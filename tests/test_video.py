@@ -12,6 +12,7 @@ import torch
 
 import ffutil
 from conftest import assert_one_line_error, run_cli, smooth_image
+from painterly.nn.convert import to_pil, to_tensor
 from painterly import api
 from painterly import image as im
 from painterly.methods import METHODS
@@ -30,8 +31,8 @@ class Identity(Method):
     def configure(self, options: dict[str, Any]) -> None:
         pass
 
-    def run(self, content: torch.Tensor, prepared: Any, labels: im.Labels | None) -> Output:
-        return Output(im.to_pil(content))
+    def run(self, content: np.ndarray, prepared: Any, labels: im.Labels | None) -> Output:
+        return Output(im.from_array(content))
 
 
 @pytest.fixture(autouse=True)

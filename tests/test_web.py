@@ -18,6 +18,7 @@ from conftest import assert_one_line_error, free_port, noise_image, smooth_image
 gr = pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
+from painterly.nn.convert import to_pil, to_tensor
 from painterly import hub, web
 from painterly import image as im
 from painterly.errors import PainterlyError
@@ -75,7 +76,7 @@ class NeedsWeights(Method):
     def configure(self, options: dict[str, Any]) -> None:
         pass
 
-    def run(self, content: torch.Tensor, prepared: Any, labels: im.Labels | None) -> Output:
+    def run(self, content: np.ndarray, prepared: Any, labels: im.Labels | None) -> Output:
         raise AssertionError("must not run without its weights")
 
 
@@ -87,10 +88,10 @@ class Counting(Method):
     def configure(self, options: dict[str, Any]) -> None:
         pass
 
-    def run(self, content: torch.Tensor, prepared: Any, labels: im.Labels | None) -> Output:
+    def run(self, content: np.ndarray, prepared: Any, labels: im.Labels | None) -> Output:
         for i in range(4):
             self.report(i + 1, 4, {"loss": 10.0 - i})
-        return Output(im.to_pil(1 - content))
+        return Output(im.from_array(1 - content))
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -158,7 +158,7 @@ def stylize(
     --method fast (the default) works offline with no downloads but is the lowest quality; gatys, adain
     and sanet give better results and need published weights (see `painterly weights list`).
     """
-    from . import api, image as im
+    from . import api
 
     method_opts = _given(
         preset=preset, content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
@@ -168,61 +168,17 @@ def stylize(
     )
     common = _given(size=size, style_size=style_size, steps=steps, seed=seed, preserve_color=preserve_color,
                     weights=weights)
-    contents = api.expand_inputs(content, "content")
-    styles = list(style or [])
-    grid = pairs or any(Path(s).is_dir() or (not Path(s).exists() and any(c in s for c in "*?[")) for s in styles)
-    if grid:
-        styles = [str(p) for p in api.expand_inputs(styles, "style")]
-    n_out = len(contents) * (len(styles) if grid else 1)
-    many = n_out > 1
-    if output is None:
-        output = Path("stylized") if many else Path(f"{contents[0].stem}-{method}.png")
-    if many and output.suffix.lower() in im.SAVE_FORMATS:
-        _fail(f"{n_out} results need an output folder, but -o {output} looks like a file name.")
-    if not many and output.suffix.lower() not in im.SAVE_FORMATS:
-        _fail(f"cannot save {output}: unknown extension {output.suffix or '(none)'}; use one of "
-              + ", ".join(sorted(im.SAVE_FORMATS)))
-    if sheet is not None and sheet.suffix.lower() not in im.SAVE_FORMATS:
-        _fail(f"cannot save sheet {sheet}: unknown extension {sheet.suffix or '(none)'}.")
-    if mask is not None and many:
-        _fail("--mask works with one content image at a time.")
-
+    batch = api.plan_batch(content, list(style or []), method, output, sheet, mask, pairs)
     opts: dict[str, Any] = {**common, **method_opts, "device": device, "allow_large": allow_large,
                             "progress": not quiet}
-    if save_every is not None:
-        opts["save_path"] = str(output)
 
-    def target(c: Path, s_name: str | None) -> Path:
-        if not many:
-            return output
-        stem = c.stem if s_name is None else f"{c.stem}-{s_name}"
-        return output / f"{stem}.png"
-
-    reports: list[dict[str, Any]] = []
-    cells: dict[tuple[int, int], Any] = {}
-    interrupted = False
-    if grid:
-        results = api.run_grid(contents, styles, method, **opts)
-    else:
-        pipe = api.pipeline(method, styles or None, mask, **opts)
-        results = ((i, 0, pipe(api._picture(c, allow_large))) for i, c in enumerate(contents))
-    for i, j, r in results:
-        dest = target(contents[i], Path(styles[j]).stem if grid else None)
-        im.save_image(r.image, dest, r.alpha)
-        reports.append(r.report(str(dest)))
-        if sheet is not None:
-            cells[i, j] = r.image
+    def shown(src: Path, dest: Path, r: Any) -> None:
         if not json_out:
-            typer.echo(f"{contents[i]} -> {dest}  ({r.image.width}x{r.image.height}, {r.seconds:.1f}s)", err=True)
+            typer.echo(f"{src} -> {dest}  ({r.image.width}x{r.image.height}, {r.seconds:.1f}s)", err=True)
         if r.info.get("interrupted"):
-            interrupted = True
             typer.echo(f"interrupted: wrote the best image so far to {dest}", err=True)
-            break
-    if sheet is not None and cells:
-        n_cols = len(styles) if grid else 1
-        rows = [[cells.get((i, j)) for j in range(n_cols)] for i in range(len(contents))]
-        col_labels = [Path(s).stem for s in styles] if grid else []
-        im.save_image(im.contact_sheet(rows, col_labels, [c.stem for c in contents]), sheet)
+
+    reports, interrupted = api.run_batch(batch, method, mask, on_result=shown, **opts)
     if json_out:
         typer.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2, default=str))
     if interrupted:
@@ -260,9 +216,9 @@ def weights_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
 @weights_app.command("fetch", epilog="Example:\n\n  painterly weights fetch vgg19-caffe")
 def weights_fetch(name: str, no_verify: Annotated[bool, typer.Option("--no-verify")] = False) -> None:
     """Download a checkpoint (progress bar), verify its sha256 and store it in the cache."""
-    from . import hub
+    from . import api
 
-    rep = hub.fetch(name, verify=not no_verify)
+    rep = api.weights_fetch(name, verify=not no_verify)
     typer.echo(f"{name}: stored {rep.stored} ({rep.note})")
 
 
@@ -274,25 +230,25 @@ def weights_import(
                                             "the published one (marked unverified).")] = False,
 ) -> None:
     """Import a local copy of a published checkpoint (for offline machines): verify, convert, store."""
-    from . import hub
+    from . import api, hub
 
-    rep = hub.import_file(name, file, verify=not no_verify)
+    rep = api.weights_import(name, file, verify=not no_verify)
     if not rep.verified:
         hub.warn(f"{name} stored UNVERIFIED: {rep.note}.")
-    typer.echo(f"{name}: stored {rep.stored} ({rep.keys} tensors; {rep.note})")
+    typer.echo(f"{name}: stored {rep.stored} ({f'{rep.keys} tensors; ' if rep.keys else ''}{rep.note})")
 
 
 @weights_app.command("verify", epilog="Example:\n\n  painterly weights verify vgg19")
 def weights_verify(name: Annotated[Optional[str], typer.Argument()] = None) -> None:
     """Re-check cached checkpoints (sha256 against the manifest, layout); exit 1 if any is bad."""
-    from . import hub
+    from . import api, hub
 
     names = [name] if name else [n for n in hub.REGISTRY if hub.is_cached(n)]
     if name:
         hub.entry(name)
     bad = False
     for n in names:
-        rep = hub.verify(n)
+        rep = api.weights_verify(n)
         typer.echo(f"{n}: {rep.status} — {rep.detail}")
         bad |= rep.status in ("missing", "modified", "wrong-layout")
     if not names:
@@ -888,8 +844,22 @@ def evaluate(
 
 
 
+TORCH_COMMANDS = ("train", "translate", "evaluate", "export")
+"""Subcommands that need torch whatever their options (stylize/video need it only for torch methods)."""
+
+
+def _check_torch(argv: list[str]) -> None:
+    """Missing torch is the first thing a torch command reports: before options, files or weights."""
+    words = [a for a in argv if not a.startswith("-")]
+    if words and words[0] in TORCH_COMMANDS and not {"-h", "--help"} & set(argv):
+        from .methods import require_torch
+
+        require_torch(f"painterly {' '.join(words[:2]) if words[0] in ('train', 'export') else words[0]}")
+
+
 def main() -> None:
     try:
+        _check_torch(sys.argv[1:])
         app()
     except PainterlyError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -18,6 +18,7 @@ import torch
 
 from .errors import PainterlyError
 from .files import atomic_path
+from .methods import feedforward, make_method
 
 OPSET = 18
 MIN_SIDE = 32
@@ -96,8 +97,11 @@ def export_onnx(method: str | None, out: str | Path, *, checkpoint: str | Path |
     if method not in ("adain", "sanet"):
         raise PainterlyError(f"ONNX export supports --method adain, sanet (or pix2pix with --checkpoint), "
                              f"not {method!r}.")
-    from . import api
-
-    m = api.make_method(method, progress=False, device="cpu", **options)
+    m = make_method(method, progress=False, device="cpu", **options)
     _require_onnx()
     return export_feedforward(m, out)
+
+
+# the onnx backend of adain/sanet exports into the cache on first use; methods sit below this module, so
+# it hands them the exporter instead of being imported by them
+feedforward.set_exporter(export_feedforward)

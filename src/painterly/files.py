@@ -54,11 +54,3 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
-
-
-def atomic_torch_save(obj: object, target: str | os.PathLike[str]) -> None:
-    """``torch.save`` through a temporary file (checkpoints must never be half-written)."""
-    import torch
-
-    with atomic_path(target) as tmp:
-        torch.save(obj, tmp)

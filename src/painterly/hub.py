@@ -10,7 +10,6 @@ Nothing here downloads unless ``fetch`` is called explicitly; tests never call i
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import shutil
@@ -20,14 +19,34 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import torch
+from typing import Protocol
 
 from .errors import PainterlyError, WeightsMissingError
-from .files import atomic_path, atomic_torch_save, atomic_write_bytes
+from .files import atomic_path, atomic_write_bytes
 
-StateDict = dict[str, torch.Tensor]
 Layout = Mapping[str, tuple[int, ...]]
+
+
+class Checker(Protocol):
+    """Loads ``src`` (weights_only), checks it against ``name``'s published layout and returns the number
+    of tensors plus, where the cache keeps only part of the file, a writer of that part (else None)."""
+
+    def __call__(self, name: str, src: Path, what: str) -> tuple[int, Callable[[Path], None] | None]: ...
+
+
+# The torch layer (painterly.nn.weights) registers the checker when it is imported; the hub never imports
+# torch, so without it installed files are checked by sha256 only.
+_CHECKER: list[Checker] = []
+
+
+def set_checker(fn: Checker) -> None:
+    _CHECKER[:] = [fn]
+
+
+def torch_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
 
 
 @dataclass(frozen=True)
@@ -38,7 +57,7 @@ class Entry:
     filename: str                     # the published file name
     urls: tuple[str, ...]             # canonical first, then mirrors
     description: str
-    layout: str                       # "module:function" returning the expected {key: shape}
+    layout: str                       # layout id; painterly.nn.weights maps it to the expected shapes
     layout_doc: str                   # one-line description of the layout for error messages
     sha256: str | None = None         # full sha256 of the published file, where known
     sha256_prefix: str | None = None  # torch.hub convention: first hex digits in the file name
@@ -63,7 +82,7 @@ REGISTRY: dict[str, Entry] = {
             filename="vgg19-dcbb9e9d.pth",
             urls=("https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",),
             description="VGG-19, torchvision ImageNet weights (RGB, mean/std normalised input)",
-            layout="painterly.nn.vgg:torchvision_layout",
+            layout="vgg19-torchvision",
             layout_doc=f"torchvision VGG-19 state_dict with keys {_VGG_KEYS} (+ classifier.*)",
             sha256="dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44",
             sha256_prefix="dcbb9e9d",
@@ -81,7 +100,7 @@ REGISTRY: dict[str, Entry] = {
             ),
             description="VGG-19 converted from the original Caffe model (BGR, 0-255, mean-subtracted input); "
             "the network of neural-style and Gatys et al.",
-            layout="painterly.nn.vgg:torchvision_layout",
+            layout="vgg19-torchvision",
             layout_doc=f"Caffe-converted VGG-19 state_dict with torchvision key names {_VGG_KEYS}",
             sha256_prefix="d01eb7cb",
             keep_prefix="features.",
@@ -94,7 +113,7 @@ REGISTRY: dict[str, Entry] = {
             urls=("https://github.com/naoto0804/pytorch-AdaIN/releases/download/v0.0.0/vgg_normalised.pth",),
             description="VGG-19 'normalised' encoder of AdaIN/SANet (RGB [0,1] in, 1x1 input conv, "
             "reflection padding)",
-            layout="painterly.nn.vgg:normalised_layout",
+            layout="vgg19-normalised",
             layout_doc="nn.Sequential state_dict with keys {0,2,5,9,12,16,19,22,25,29,32,35,38,42,45,48,51}"
             ".{weight,bias}; key 0 is a 1x1 Conv(3->3)",
             licence="MIT (pytorch-AdaIN)",
@@ -104,7 +123,7 @@ REGISTRY: dict[str, Entry] = {
             filename="decoder.pth",
             urls=("https://github.com/naoto0804/pytorch-AdaIN/releases/download/v0.0.0/decoder.pth",),
             description="AdaIN decoder (Huang & Belongie 2017), trained by pytorch-AdaIN",
-            layout="painterly.nn.blocks:decoder_layout",
+            layout="decoder",
             layout_doc="nn.Sequential state_dict with keys {1,5,8,11,14,18,21,25,28}.{weight,bias} "
             "(512->256->...->3, 3x3 convs)",
             licence="MIT (pytorch-AdaIN)",
@@ -115,7 +134,7 @@ REGISTRY: dict[str, Entry] = {
             filename="decoder_iter_500000.pth",
             urls=("https://yadi.sk/d/xsZ7j6FhK1dmfQ",),
             description="SANet decoder (Park & Lee 2019), GlebSBrykin/SANET port, 500k iterations",
-            layout="painterly.nn.blocks:decoder_layout",
+            layout="decoder",
             layout_doc="nn.Sequential state_dict with keys {1,5,8,11,14,18,21,25,28}.{weight,bias}",
             direct_download=False,
             licence="MIT (GlebSBrykin/SANET)",
@@ -125,7 +144,7 @@ REGISTRY: dict[str, Entry] = {
             filename="transformer_iter_500000.pth",
             urls=("https://yadi.sk/d/GhQe3g_iRzLKMQ",),
             description="SANet style-attention transformer (relu4_1 + relu5_1 + merge_conv), 500k iterations",
-            layout="painterly.nn.blocks:sanet_transformer_layout",
+            layout="sanet-transformer",
             layout_doc="state_dict with keys sanet4_1.{f,g,h,out_conv}.{weight,bias}, "
             "sanet5_1.{f,g,h,out_conv}.{weight,bias}, merge_conv.{weight,bias}",
             direct_download=False,
@@ -191,16 +210,24 @@ def missing_message(name: str) -> str:
             + "; or pass --weights FILE.")
 
 
+def _present(p: Path) -> bool:
+    """A usable cache file: exists, is a file, is not empty (a failed copy must not count as cached)."""
+    try:
+        return p.is_file() and p.stat().st_size > 0
+    except OSError:
+        return False
+
+
 def require(name: str) -> Path:
     """Path of a cached checkpoint, or a one-line WeightsMissingError naming the URL and import command."""
     p = path(name)
-    if not p.exists():
+    if not _present(p):
         raise WeightsMissingError(missing_message(name))
     return p
 
 
 def is_cached(name: str) -> bool:
-    return path(name).exists()
+    return _present(path(name))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -213,77 +240,6 @@ def sha256_file(p: Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
-
-
-def load_checkpoint(p: str | Path, what: str = "checkpoint") -> object:
-    """``torch.load(weights_only=True)`` with one-line errors for missing / foreign / corrupt files."""
-    p = Path(p)
-    if not p.exists():
-        raise PainterlyError(f"{what} not found: {p}")
-    if p.is_dir():
-        raise PainterlyError(f"{what} {p} is a folder, not a checkpoint file.")
-    try:
-        return torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle errors, zip errors, unsafe globals: all mean "not our kind of file"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PainterlyError(
-            f"{what} {p} is not a loadable PyTorch state_dict ({first[:160]})."
-        ) from None
-
-
-def as_state_dict(obj: object, what: str) -> StateDict:
-    """Accept a plain state_dict, or the common wrappers {'state_dict': ...} / {'model': ...}."""
-    if isinstance(obj, Mapping):
-        for key in ("state_dict", "model"):
-            inner = obj.get(key)
-            if isinstance(inner, Mapping) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
-                obj = inner
-                break
-        if obj and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
-            return dict(obj)  # type: ignore[arg-type]
-    raise PainterlyError(f"{what} does not contain a state_dict of tensors.")
-
-
-def resolve_layout(spec: str) -> Layout:
-    module, func = spec.split(":")
-    fn: Callable[[], Layout] = getattr(importlib.import_module(module), func)
-    return fn()
-
-
-def check_layout(sd: Mapping[str, torch.Tensor], expected: Layout, what: str, layout_doc: str,
-                 ignore_prefixes: tuple[str, ...] = ()) -> None:
-    """Raise a one-line error if ``sd`` lacks keys of ``expected``, has foreign keys, or shapes differ."""
-    keys = {k for k in sd if not k.startswith(ignore_prefixes)}
-    missing = sorted(set(expected) - keys)
-    extra = sorted(keys - set(expected))
-    bad = [k for k in expected if k in sd and tuple(sd[k].shape) != tuple(expected[k])]
-    if not (missing or extra or bad):
-        return
-    parts = []
-    if missing:
-        parts.append(f"missing {len(missing)} key(s) e.g. {', '.join(missing[:3])}")
-    if extra:
-        parts.append(f"{len(extra)} unexpected key(s) e.g. {', '.join(extra[:3])}")
-    if bad:
-        k = bad[0]
-        parts.append(f"shape of {k} is {tuple(sd[k].shape)}, expected {tuple(expected[k])}")
-    raise PainterlyError(f"{what} has the wrong layout ({'; '.join(parts)}); expected {layout_doc}.")
-
-
-def prepare_state_dict(name: str, sd: StateDict, what: str) -> StateDict:
-    """Validate a state_dict against ``name``'s published layout and strip what the cache does not keep."""
-    e = entry(name)
-    if e.keep_prefix:
-        sd = {k: v for k, v in sd.items() if k.startswith(e.keep_prefix)}
-    check_layout(sd, resolve_layout(e.layout), what, e.layout_doc)
-    return {k: v.contiguous() for k, v in sd.items()}
-
-
-def load(name: str, override: str | Path | None = None) -> StateDict:
-    """The state_dict for ``name``: from ``override`` (``--weights``) if given, else from the cache."""
-    p = Path(override) if override else require(name)
-    what = f"weights file {p}" if override else f"cached weights '{name}' ({p})"
-    return prepare_state_dict(name, as_state_dict(load_checkpoint(p, what), what), what)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -329,14 +285,25 @@ def import_file(name: str, file: str | Path, verify: bool = True, source: str | 
     has_reference = bool(e.sha256 or e.sha256_prefix)
     if has_reference and not ok and verify:
         raise PainterlyError(f"{src}: {note}; if you trust this file, re-run with --no-verify.")
+    if src.stat().st_size == 0:
+        raise PainterlyError(f"weights file {src} is empty.")
     what = f"weights file {src}"
-    sd = prepare_state_dict(name, as_state_dict(load_checkpoint(src, what), what), what)
     dest = path(name)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if e.keep_prefix:  # re-save only what we keep; otherwise store the published bytes unchanged
-        atomic_torch_save(sd, dest)
+    keys = 0
+    write: Callable[[Path], None] | None = None
+    if _CHECKER:
+        keys, write = _CHECKER[0](name, src, what)
+    elif not ok:
+        # without torch only the checksum can vouch for the file, so an unchecked one is not stored
+        raise PainterlyError(f"{src}: {note}, and its layout cannot be checked without torch; install "
+                             "it (pip install \"painterly[torch]\") and import again.")
     else:
-        with atomic_path(dest) as tmp:
+        note += "; layout not checked (torch is not installed)"
+    with atomic_path(dest) as tmp:
+        if write is not None:  # re-save only what the cache keeps
+            write(tmp)
+        else:                  # otherwise the published bytes, unchanged
             shutil.copyfile(src, tmp)
     info = {
         "name": name,
@@ -346,24 +313,34 @@ def import_file(name: str, file: str | Path, verify: bool = True, source: str | 
         "verified": ok,
         "note": note,
         "stored_sha256": sha256_file(dest),
-        "keys": len(sd),
+        "keys": keys or None,
         "imported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     atomic_write_bytes(_manifest_path(dest), json.dumps(info, indent=2).encode())
-    return ImportReport(name, dest, digest, ok, note, len(sd))
+    return ImportReport(name, dest, digest, ok, note, keys)
 
 
 def _download(url: str, dest: Path, expected_size: int | None, progress: bool) -> None:
+    """Stream ``url`` into ``dest``; a short or cut-off body is an error (the caller deletes ``dest``)."""
     from tqdm import tqdm
 
     req = urllib.request.Request(url, headers={"User-Agent": "painterly"})
+    got = 0
     with urllib.request.urlopen(req, timeout=60) as r, open(dest, "wb") as f:  # noqa: S310 (https URLs)
-        total = int(r.headers.get("Content-Length") or 0) or expected_size
+        declared = int(r.headers.get("Content-Length") or 0) or None
+        total = declared or expected_size
         with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name.split(".part")[0],
                   disable=not progress) as bar:
             while block := r.read(1 << 20):
                 f.write(block)
+                got += len(block)
                 bar.update(len(block))
+    if got == 0:
+        raise ValueError("the server sent an empty file")
+    if declared is not None and got != declared:
+        raise ValueError(f"the download was cut off after {got} of {declared} bytes")
+    if expected_size is not None and got != expected_size:
+        raise ValueError(f"got {got} bytes, the published file has {expected_size}")
 
 
 def fetch(name: str, progress: bool = True, verify: bool = True) -> ImportReport:
@@ -374,16 +351,24 @@ def fetch(name: str, progress: bool = True, verify: bool = True) -> ImportReport
             f"'{name}' is published on a sharing page that cannot be downloaded by a program; "
             + import_hint(name) + "."
         )
+    import tempfile
+
     weights_dir().mkdir(parents=True, exist_ok=True)
     errors = []
     for url in e.urls:
-        with atomic_path(weights_dir() / e.filename, suffix=".download") as tmp:
+        # a plain temporary file, always deleted: only import_file (checksum + layout) writes the cache
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{e.filename}.", suffix=".part.download", dir=weights_dir())
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
             try:
                 _download(url, tmp, e.size, progress)
             except (OSError, ValueError) as exc:
-                errors.append(f"{url}: {exc}")
+                errors.append(f"{url}: {' '.join(str(exc).split()) or type(exc).__name__}")
                 continue
             return import_file(name, tmp, verify=verify, source=url)
+        finally:
+            tmp.unlink(missing_ok=True)
     raise PainterlyError(f"could not download '{name}' ({'; '.join(errors)}); " + import_hint(name) + ".")
 
 
@@ -397,14 +382,18 @@ class VerifyReport:
 def verify(name: str) -> VerifyReport:
     """Re-hash a cached file against its manifest and re-check its layout."""
     p = path(name)
-    if not p.exists():
+    if not _present(p):
         return VerifyReport(name, "missing", missing_message(name))
     m = manifest(name) or {}
     digest = sha256_file(p)
     if m.get("stored_sha256") and m["stored_sha256"] != digest:
         return VerifyReport(name, "modified", f"{p} changed since it was imported (sha256 {digest[:12]}…)")
+    if not _CHECKER:
+        status = "ok" if m.get("verified") else "unverified"
+        return VerifyReport(name, status, "sha256 matches the manifest; layout not checked "
+                            "(torch is not installed: pip install \"painterly[torch]\")")
     try:
-        load(name)
+        _CHECKER[0](name, p, f"cached weights '{name}' ({p})")
     except PainterlyError as exc:
         return VerifyReport(name, "wrong-layout", str(exc))
     if not m:
@@ -419,12 +408,13 @@ def status_rows() -> list[dict[str, object]]:
     rows = []
     for name, e in REGISTRY.items():
         p = path(name)
-        m = manifest(name) if p.exists() else None
+        present = _present(p)
+        m = manifest(name) if present else None
         state = "missing"
-        if p.exists():
+        if present:
             state = "cached" if (m and m.get("verified")) else "cached (unverified)"
         rows.append({"name": name, "status": state, "path": str(p),
-                     "size": p.stat().st_size if p.exists() else e.size, "url": e.urls[0],
+                     "size": p.stat().st_size if present else e.size, "url": e.urls[0],
                      "description": e.description})
     return rows
 

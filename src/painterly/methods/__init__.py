@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import importlib.util
 from typing import Any
 
 from ..errors import PainterlyError
@@ -15,15 +17,39 @@ METHODS: dict[str, str] = {
     "adain": "painterly.methods.adain:AdaINMethod",
     "sanet": "painterly.methods.sanet:SANetMethod",
 }
+LIGHT = frozenset({"fast"})
+"""Methods of the light core (onnxruntime + numpy); every other one needs torch."""
+
+TORCH_HINT = 'pip install "painterly[torch]"'
+
+
+def require_torch(what: str) -> None:
+    """One-line error, before any other work, when ``what`` needs torch and it is not installed."""
+    if importlib.util.find_spec("torch") is None:
+        raise PainterlyError(f"{what} needs PyTorch, which is not installed: {TORCH_HINT} "
+                             "(or first install the torch build you want, CPU or CUDA, from pytorch.org).")
 
 
 def method_class(name: str) -> type[Method]:
     spec = METHODS.get(name)
     if spec is None:
         raise PainterlyError(f"unknown method {name!r}; use one of {', '.join(METHODS)}.")
+    if name not in LIGHT:
+        require_torch(f"--method {name}")
     module, cls = spec.split(":")
     return getattr(importlib.import_module(module), cls)
 
 
 def create(name: str, common: Common, **options: Any) -> Method:
     return method_class(name)(common, **options)
+
+
+_COMMON_FIELDS = {f.name for f in dataclasses.fields(Common)}
+
+
+def make_method(method: str = "fast", **options: Any) -> Method:
+    """Split options into the common ones (size, seed, device, …) and the method's own, then build it."""
+    cls = method_class(method)  # unknown method / missing torch first, before options are checked
+    common = Common(**{k: v for k, v in options.items() if k in _COMMON_FIELDS})
+    own = {k: v for k, v in options.items() if k not in _COMMON_FIELDS}
+    return cls(common, **own)

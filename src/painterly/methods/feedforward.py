@@ -23,6 +23,7 @@ from torch import nn
 from .. import hub
 from .. import image as im
 from ..errors import PainterlyError
+from ..nn import weights
 from ..nn.blocks import make_decoder
 from ..nn.convert import to_pil, to_tensor
 from ..nn.vgg import VGG19
@@ -87,7 +88,7 @@ def load_encoder(last: str, override: str | None, device: torch.device) -> VGG19
 def load_decoder(name: str, override: str | None, device: torch.device) -> nn.Sequential:
     """The published nn.Sequential decoder (AdaIN's decoder.pth or SANet's decoder_iter_500000.pth)."""
     dec = make_decoder()
-    dec.load_state_dict(hub.load(name, override))
+    dec.load_state_dict(weights.load(name, override))
     return dec.requires_grad_(False).eval().to(device)
 
 
@@ -212,6 +213,22 @@ class OnnxRunner:
         return torch.from_numpy(out)
 
 
+Exporter = Callable[[Any, Path], Any]
+_EXPORTER: list[Exporter] = []
+
+
+def set_exporter(fn: Exporter) -> None:
+    """painterly.export registers its exporter here (export sits above the methods in the layers)."""
+    _EXPORTER[:] = [fn]
+
+
+def _export(method: Any, path: Path) -> Any:
+    if not _EXPORTER:  # painterly.api imports painterly.export whenever backend="onnx" is asked for
+        raise PainterlyError("no ONNX exporter is loaded: import painterly.export (or go through "
+                             "painterly.api), or pass --weights MODEL.onnx.")
+    return _EXPORTER[0](method, path)
+
+
 def onnx_runner(method: str, model: str | None, export: Callable[[Path], Any], key: Callable[[], str],
                 device: torch.device) -> OnnxRunner:
     """Use ``model`` if given, else the cached export for these weights (exported now if missing)."""
@@ -271,10 +288,8 @@ class FeedForwardMethod(TorchMethod, Generic[NetT]):
 
     def onnx(self) -> OnnxRunner:
         if self._onnx is None:
-            from ..export import export_feedforward
-
             model = split_weights(self.common.weights, self.config, self.name)[1]
-            self._onnx = onnx_runner(self.name, model, lambda p: export_feedforward(self, p),
+            self._onnx = onnx_runner(self.name, model, lambda p: _export(self, p),
                                      lambda: files_key(weight_files(self.weight_sources())), self.device)
         return self._onnx
 

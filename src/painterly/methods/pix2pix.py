@@ -325,7 +325,7 @@ def load_generator(path: str | Path, netG: str | None = None, norm: str | None =
     """Load a generator from one of our checkpoints (options inside; the arguments must agree if given),
     from a training-run checkpoint (``checkpoint.pt``), or from a reference ``latest_net_G.pth`` /
     published ``facades_label2photo.pth`` plain state_dict given its ``netG`` and ``norm``."""
-    from ..hub import check_layout, load_checkpoint
+    from ..nn.weights import check_layout, load_checkpoint
 
     obj = load_checkpoint(path, "pix2pix checkpoint")
     what = f"pix2pix checkpoint {path}"
@@ -740,7 +740,7 @@ def make_task(cfg: Pix2PixConfig) -> Any:
             return dataclasses.asdict(cfg)
 
         def export(self, out: Path) -> list[Path]:
-            from ..files import atomic_torch_save
+            from ..nn.weights import atomic_torch_save
 
             p = out / "generator.pt"
             atomic_torch_save(generator_checkpoint(unwrap(self.G), cfg.g_opts,

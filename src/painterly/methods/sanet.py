@@ -29,6 +29,7 @@ from torch import nn
 from .. import hub
 from .. import image as im
 from ..errors import PainterlyError
+from ..nn import weights
 from ..nn.losses import mvn
 from ..nn.vgg import VGG19
 from . import feedforward as ff
@@ -156,7 +157,7 @@ class SANetMethod(ff.FeedForwardMethod[SANetNet]):
         device = device or self.device
         enc = ff.load_encoder("relu5_1", self.config.vgg_weights, device)
         tr = SANetTransformer()
-        tr.load_state_dict(hub.load("sanet-transformer", self.config.transformer_weights))
+        tr.load_state_dict(weights.load("sanet-transformer", self.config.transformer_weights))
         tr = tr.requires_grad_(False).eval().to(device)
         dec = ff.load_decoder(self.decoder_name, self.decoder_override, device)
         return SANetNet(enc, tr, dec).eval()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import fused
+from . import weights
 from .losses import mean_std
 
 # (in, out) channels of the decoder's 3x3 convs and where the x2 nearest upsampling sits (before conv i)
@@ -21,14 +21,6 @@ def adain(content: torch.Tensor, style: torch.Tensor, eps: float = 1e-5) -> torc
     return (content - mc) / sc * ss + ms
 
 
-class Decoder(nn.Sequential):
-    """The decoder: an nn.Sequential (so its state_dict keys are the published ones) that runs through
-    the fused CPU inference path where that applies, like the VGG encoder."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return fused.forward(self, x)[0]
-
-
 def make_decoder() -> nn.Sequential:
     """The AdaIN decoder in pytorch-AdaIN's exact nn.Sequential order (keys 1,5,8,…,28).
 
@@ -42,7 +34,7 @@ def make_decoder() -> nn.Sequential:
         mods += [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3)]
         if i < len(_DECODER_CONVS) - 1:
             mods.append(nn.ReLU())
-    return Decoder(*mods)
+    return nn.Sequential(*mods)
 
 
 def decoder_layout() -> dict[str, tuple[int, ...]]:
@@ -60,3 +52,7 @@ def sanet_transformer_layout(channels: int = 512) -> dict[str, tuple[int, ...]]:
     out["merge_conv.weight"] = (channels, channels, 3, 3)
     out["merge_conv.bias"] = (channels,)
     return out
+
+
+weights.register_layout("decoder", decoder_layout)
+weights.register_layout("sanet-transformer", sanet_transformer_layout)

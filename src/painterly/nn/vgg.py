@@ -20,9 +20,8 @@ from functools import cache
 import torch
 from torch import nn
 
-from .. import hub
 from ..errors import PainterlyError
-from . import fused
+from . import weights
 
 _CFG: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
                          512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
@@ -102,6 +101,11 @@ def normalised_layout() -> dict[str, tuple[int, ...]]:
     return _layout("normalised")
 
 
+weights.register_layout("vgg19-torchvision", torchvision_layout)
+weights.register_layout("vgg19-normalised", normalised_layout)
+load = weights.load
+
+
 class VGG19(nn.Module):
     """VGG-19 up to ``last`` (inclusive), returning named taps.
 
@@ -174,7 +178,7 @@ class VGG19(nn.Module):
                  weights: str | None = None) -> VGG19:
         """Build and load from the cache (or ``weights``, a file in the published layout)."""
         net = cls(convention, pooling, last)
-        return net.load_published(hub.load(HUB_NAME[convention], weights))
+        return net.load_published(load(HUB_NAME[convention], weights))
 
     # -- forward ------------------------------------------------------------------------------------
 
@@ -201,4 +205,10 @@ class VGG19(nn.Module):
         wanted = dict(zip(self.slice_ends(taps), taps, strict=True)) if len(set(taps)) == len(taps) else None
         if wanted is None:
             raise PainterlyError(f"duplicate VGG taps requested: {list(taps)}")
-        return fused.forward(self.layers, self.preprocess(x), max(wanted), wanted)[1]
+        h = self.preprocess(x)
+        out: dict[str, torch.Tensor] = {}
+        for i in range(max(wanted)):
+            h = self.layers[i](h)
+            if i + 1 in wanted:
+                out[wanted[i + 1]] = h
+        return out

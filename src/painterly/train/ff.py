@@ -45,7 +45,8 @@ from torch.utils.data import Dataset
 
 from .. import hub
 from ..errors import PainterlyError, WeightsMissingError
-from ..files import atomic_torch_save
+from ..nn import weights
+from ..nn.weights import atomic_torch_save
 from ..nn.blocks import adain, make_decoder
 from ..nn.losses import mean_std_loss, mvn
 from ..nn.vgg import VGG19
@@ -161,7 +162,7 @@ def datasets(cfg: FFTrainConfig) -> ContentStyleDataset:
 def load_encoder(method: str, vgg: str | None) -> VGG19:
     """The frozen vgg_normalised encoder up to the deepest layer the method's losses use."""
     try:
-        sd = hub.load("vgg-normalised", vgg)
+        sd = weights.load("vgg-normalised", vgg)
     except WeightsMissingError:
         e = hub.entry("vgg-normalised")
         raise WeightsMissingError(
@@ -172,7 +173,7 @@ def load_encoder(method: str, vgg: str | None) -> VGG19:
 
 def load_init(module: nn.Module, hub_name: str, path: str, what: str) -> None:
     """Load published-layout weights (layout-checked, one-line errors) into ``module``."""
-    sd = hub.prepare_state_dict(hub_name, hub.as_state_dict(hub.load_checkpoint(path, what), what),
+    sd = weights.prepare_state_dict(hub_name, weights.as_state_dict(weights.load_checkpoint(path, what), what),
                                 f"{what} {path}")
     module.load_state_dict(sd)
 

@@ -58,7 +58,8 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from ..errors import PainterlyError
-from ..files import atomic_path, atomic_torch_save
+from ..files import atomic_path
+from ..nn.weights import atomic_torch_save
 from .data import InfiniteSampler
 
 CHECKPOINT = "checkpoint.pt"
@@ -300,7 +301,7 @@ def _jsonable(d: Mapping[str, Any]) -> dict[str, Any]:
 
 def read_checkpoint(run: str | Path) -> dict[str, Any]:
     """The checkpoint of a run folder (or a checkpoint file), checked to be ours."""
-    from ..hub import load_checkpoint
+    from ..nn.weights import load_checkpoint
 
     p = Path(run)
     if p.is_dir():
