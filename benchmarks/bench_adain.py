@@ -19,6 +19,8 @@ test.py imports torchvision at module level (for image transforms and saving onl
 
 from __future__ import annotations
 
+import machine  # noqa: E402  (benchmarks/machine.py: CPU/GPU model on every result)
+
 import argparse
 import ast
 import json
@@ -90,6 +92,18 @@ def reference(weights: Any) -> Any:
     return run
 
 
+def freeze(net: torch.nn.Module, content: torch.Tensor, style: torch.Tensor) -> Any:
+    """torch.jit.trace + freeze + optimize_for_inference of the whole content+style→image graph (the public
+    TorchScript route to fused conv+ReLU on CPU); None where this torch no longer offers it."""
+    try:
+        with torch.inference_mode(False), torch.no_grad():
+            traced = torch.jit.trace(net.eval(), (content, style, torch.tensor(1.0)), check_trace=False)
+            return torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+    except Exception as exc:  # noqa: BLE001 (deprecated / unsupported in some torch builds)
+        print(f"# torch.jit freeze unavailable: {type(exc).__name__}: {str(exc)[:120]}")
+        return None
+
+
 def adain_section(args: argparse.Namespace) -> dict[str, Any]:
     import ffutil
     from painterly import api
@@ -97,7 +111,7 @@ def adain_section(args: argparse.Namespace) -> dict[str, Any]:
     from painterly.export import export_feedforward
     from painterly.methods.base import StyleSpec
     from painterly.methods.feedforward import OnnxRunner
-    from painterly.nn import fused
+    from painterly.nn.convert import to_pil, to_tensor
 
     W = ffutil.weights()
     g = torch.Generator().manual_seed(0)
@@ -106,30 +120,28 @@ def adain_section(args: argparse.Namespace) -> dict[str, Any]:
     ref = reference(W)
 
     m = api.make_method("adain", size=0, style_size=0, device="cpu", progress=False, **W.adain_options())
-    spec = StyleSpec("style", 1.0, im.Picture(im.to_pil(style)))
-    style_q = im.to_tensor(spec.picture.rgb)        # the 8-bit style the method sees
+    nchw = api.make_method("adain", size=0, style_size=0, device="cpu", progress=False, channels_last=False,
+                           **W.adain_options())
+    spec = StyleSpec("style", 1.0, im.Picture(to_pil(style)))
+    style_q = to_tensor(spec.picture.rgb)        # the 8-bit style the method sees
     prepared = m.prepare([spec])
+    frozen = freeze(m.net, content, style_q)
 
-    def unfused() -> torch.Tensor:
-        fused.ENABLED = False
-        try:
-            return m.stylise(content, m.prepare([spec]), None)
-        finally:
-            fused.ENABLED = True
-
-    t, outs = interleaved({
+    variants = {
         "ref": lambda: ref(content, style),
-        # single shot: style encoded again every call, like test.py
+        # single shot: style encoded again every call, like test.py (plain modules, channels-last)
         "single": lambda: m.stylise(content, m.prepare([spec]), None),
-        # the same without painterly.nn.fused (plain eager modules, channels-last)
-        "unfused": unfused,
+        # public alternatives behind the same maths: NCHW, TorchScript freeze + optimize_for_inference
+        "nchw": lambda: nchw.stylise(content, nchw.prepare([spec]), None),
         # style prepared once, reused for every content image / frame (what painterly does)
         "reuse": lambda: m.stylise(content, prepared, None),
-    }, args.repeats)
+    }
+    if frozen is not None:
+        variants["frozen"] = lambda: frozen(content, style_q, torch.tensor(1.0))
+    t, outs = interleaved(variants, args.repeats)
     t_ref, t_single, t_reuse = t["ref"], t["single"], t["reuse"]
     expected = ref(content, style_q)
     diff = (outs["reuse"] - expected).abs().max().item()
-    diff_unfused = (outs["unfused"] - expected).abs().max().item()
 
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
@@ -143,7 +155,8 @@ def adain_section(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "reference_s": t_ref, "single_shot_s": t_single, "style_reused_s": t_reuse,
         "ratio_single": t_single / t_ref, "ratio_reused": t_reuse / t_ref, "max_abs_diff": diff,
-        "unfused_single_s": t["unfused"], "ratio_unfused": t["unfused"] / t_ref, "max_abs_diff_unfused": diff_unfused,
+        "nchw_single_s": t["nchw"], "ratio_nchw": t["nchw"] / t_ref,
+        "frozen_graph_s": t.get("frozen"), "ratio_frozen": t["frozen"] / t_ref if "frozen" in t else None,
         "onnx_export_s": t_export, "onnx_s": t_onnx, "torch_same_graph_s": t_torch_graph,
         "onnx_vs_torch_diff": (out_onnx - out_torch).abs().max().item(),
     }
@@ -154,10 +167,11 @@ def sanet_one(size: int, chunk: str, paths: dict[str, str]) -> dict[str, Any]:
     from painterly import api
     from painterly import image as im
     from painterly.methods.base import StyleSpec
+    from painterly.nn.convert import to_pil
 
     g = torch.Generator().manual_seed(0)
     content = torch.rand(1, 3, size, size, generator=g)
-    spec = StyleSpec("style", 1.0, im.Picture(im.to_pil(torch.rand(1, 3, size, size, generator=g))))
+    spec = StyleSpec("style", 1.0, im.Picture(to_pil(torch.rand(1, 3, size, size, generator=g))))
     m = api.make_method("sanet", size=0, style_size=0, device="cpu", progress=False,
                         chunk=None if chunk == "auto" else int(chunk), vgg_weights=paths["vgg-normalised"],
                         decoder_weights=paths["sanet-decoder"], transformer_weights=paths["sanet-transformer"])
@@ -183,6 +197,7 @@ def main() -> None:
                     help="largest size also run unchunked (2048² would need ~32 GiB for the attention)")
     ap.add_argument("--sanet-one", nargs=3, metavar=("SIZE", "CHUNK", "PATHS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    machine.header()
     torch.set_num_threads(args.threads)
     if args.sanet_one:
         print(json.dumps(sanet_one(int(args.sanet_one[0]), args.sanet_one[1], json.loads(args.sanet_one[2]))))

@@ -17,6 +17,8 @@ allowed to take the shared machine down.
 
 from __future__ import annotations
 
+import machine  # noqa: E402  (benchmarks/machine.py: CPU/GPU model on every result)
+
 import argparse
 import json
 import os
@@ -125,6 +127,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--keep", type=Path, help="keep the output images in this folder")
     args = ap.parse_args()
+    machine.header()
     sys.path.insert(0, str(ROOT / "src"))
     from painterly.methods.fast import AUTO_TILE_PIXELS  # painterly tiles by itself above this
 

@@ -18,6 +18,8 @@ number for number.
 
 from __future__ import annotations
 
+import machine  # noqa: E402  (benchmarks/machine.py: CPU/GPU model on every result)
+
 import argparse
 import contextlib
 import io
@@ -168,6 +170,8 @@ def main() -> None:
     ap.add_argument("--child", nargs=3, metavar=("IMPL", "SIZE", "STEPS"))
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
+    if not getattr(a, 'child', None):  # children report to the parent, which prints it
+        machine.header()
     if a.child:
         child(a.child[0], int(a.child[1]), int(a.child[2]), a.threads, a.out)
         return

@@ -12,6 +12,8 @@ Uses the calibrated random Caffe VGG and images prepared by bench_gatys.py (run 
 
 from __future__ import annotations
 
+import machine  # noqa: E402  (benchmarks/machine.py: CPU/GPU model on every result)
+
 import argparse
 import json
 import sys
@@ -43,6 +45,7 @@ def main() -> None:
     ap.add_argument("--start", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
+    machine.header()
     import torch
 
     torch.set_num_threads(a.threads)

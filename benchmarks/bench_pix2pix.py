@@ -15,6 +15,8 @@ The reference files are read into a local folder (never committed), see benchmar
 
 from __future__ import annotations
 
+import machine  # noqa: E402  (benchmarks/machine.py: CPU/GPU model on every result)
+
 import argparse
 import json
 import os
@@ -128,6 +130,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--child", choices=["ours", "ref"], help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if not getattr(a, 'child', None):  # children report to the parent, which prints it
+        machine.header()
     if a.child:
         print(json.dumps(child(a.child, a.ref, a.size, a.iters, a.warmup, a.threads)))
         return

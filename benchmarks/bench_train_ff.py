@@ -11,6 +11,8 @@ step is a warm-up and not timed; data loading happens in the main process but is
 
 from __future__ import annotations
 
+import machine  # noqa: E402  (benchmarks/machine.py: CPU/GPU model on every result)
+
 import argparse
 import dataclasses
 import tempfile
@@ -71,6 +73,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--methods", default="adain,sanet")
     a = ap.parse_args()
+    machine.header()
     if a.threads:
         torch.set_num_threads(a.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, 256² crops")

@@ -10,6 +10,8 @@ Rows: the first --rows validation label maps; columns: untrained | L1 only | cGA
 
 from __future__ import annotations
 
+import machine  # noqa: E402  (benchmarks/machine.py: CPU/GPU model on every result)
+
 import argparse
 import json
 import sys
@@ -34,6 +36,7 @@ def main() -> None:
     ap.add_argument("--sheet", type=Path)
     ap.add_argument("--rows", type=int, default=3)
     a = ap.parse_args()
+    machine.header()
     torch.set_num_threads(1)
     table = {}
     for run in RUNS:

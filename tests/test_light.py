@@ -117,6 +117,7 @@ def test_weights_import_without_torch_checks_the_checksum_only(tmp_path: Path,
     from painterly import hub
 
     monkeypatch.setattr(hub, "_CHECKER", [])
+    monkeypatch.setattr(hub, "torch_available", lambda: False)
     good = tmp_path / "decoder.pth"
     good.write_bytes(os.urandom(256))
     e = hub.REGISTRY["adain-decoder"]

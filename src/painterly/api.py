@@ -217,26 +217,16 @@ def run_batch(batch: Batch, method: str, mask: str | Path | None = None,
 
 
 # ----------------------------------------------------------------------------------------------------
-# Weights: the hub's commands with the torch layer's layout checks loaded where torch is installed
+# Weights: the hub's commands (the hub loads the torch layer's layout checker itself where torch exists)
 # ----------------------------------------------------------------------------------------------------
 
-def _layout_checks() -> None:
-    if hub.torch_available():
-        import importlib
-
-        importlib.import_module("painterly.nn")  # registers the published layouts with the hub
-
-
 def weights_import(name: str, file: str | Path, verify: bool = True) -> hub.ImportReport:
-    _layout_checks()
     return hub.import_file(name, file, verify=verify)
 
 
 def weights_fetch(name: str, verify: bool = True, progress: bool = True) -> hub.ImportReport:
-    _layout_checks()
     return hub.fetch(name, progress=progress, verify=verify)
 
 
 def weights_verify(name: str) -> hub.VerifyReport:
-    _layout_checks()
     return hub.verify(name)

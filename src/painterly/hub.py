@@ -43,6 +43,16 @@ def set_checker(fn: Checker) -> None:
     _CHECKER[:] = [fn]
 
 
+def _checker() -> Checker | None:
+    """The registered checker; where torch is installed but the torch layer not yet loaded, load it by
+    name (a plugin lookup: the hub must not import the layer above it)."""
+    if not _CHECKER and torch_available():
+        import importlib
+
+        importlib.import_module("painterly.nn.weights")
+    return _CHECKER[0] if _CHECKER else None
+
+
 def torch_available() -> bool:
     import importlib.util
 
@@ -292,8 +302,9 @@ def import_file(name: str, file: str | Path, verify: bool = True, source: str | 
     dest.parent.mkdir(parents=True, exist_ok=True)
     keys = 0
     write: Callable[[Path], None] | None = None
-    if _CHECKER:
-        keys, write = _CHECKER[0](name, src, what)
+    check = _checker()
+    if check is not None:
+        keys, write = check(name, src, what)
     elif not ok:
         # without torch only the checksum can vouch for the file, so an unchecked one is not stored
         raise PainterlyError(f"{src}: {note}, and its layout cannot be checked without torch; install "
@@ -388,12 +399,13 @@ def verify(name: str) -> VerifyReport:
     digest = sha256_file(p)
     if m.get("stored_sha256") and m["stored_sha256"] != digest:
         return VerifyReport(name, "modified", f"{p} changed since it was imported (sha256 {digest[:12]}…)")
-    if not _CHECKER:
+    check = _checker()
+    if check is None:
         status = "ok" if m.get("verified") else "unverified"
         return VerifyReport(name, status, "sha256 matches the manifest; layout not checked "
                             "(torch is not installed: pip install \"painterly[torch]\")")
     try:
-        _CHECKER[0](name, p, f"cached weights '{name}' ({p})")
+        check(name, p, f"cached weights '{name}' ({p})")
     except PainterlyError as exc:
         return VerifyReport(name, "wrong-layout", str(exc))
     if not m:
