@@ -30,8 +30,8 @@ class Identity(Method):
     def configure(self, options: dict[str, Any]) -> None:
         pass
 
-    def run(self, content: torch.Tensor, prepared: Any, labels: im.Labels | None) -> Output:
-        return Output(im.to_pil(content))
+    def run(self, content: np.ndarray, prepared: Any, labels: im.Labels | None) -> Output:
+        return Output(im.from_array(content))
 
 
 @pytest.fixture(autouse=True)
