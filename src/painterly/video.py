@@ -234,6 +234,8 @@ def stylize_video(src: str | Path, dest: str | Path, pipe: Pipeline, smooth: flo
     with inp:
         if not inp.streams.video:
             raise PainterlyError(f"{src} has no video stream.")
+        if inp.format.name == "image2" or inp.format.name.endswith("_pipe"):
+            raise PainterlyError(f"{src} is a still image, not a video (use painterly stylize for images).")
         vin = inp.streams.video[0]
         ain = inp.streams.audio[0] if inp.streams.audio else None
         fps = Fraction(vin.average_rate or vin.guessed_rate or 25)
