@@ -108,8 +108,8 @@ def remap(img: np.ndarray, pos: np.ndarray, interpolation: str = "linear") -> np
     cv2 = _cv2()
     mode = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "nearest": cv2.INTER_NEAREST}[interpolation]
     src = np.ascontiguousarray(img)
-    return cv2.remap(src, np.ascontiguousarray(pos[..., 0]), np.ascontiguousarray(pos[..., 1]), mode,
-                     borderMode=cv2.BORDER_REPLICATE)
+    xy = np.ascontiguousarray(pos[..., :2], dtype=np.float32)
+    return cv2.remap(src, xy, None, mode, borderMode=cv2.BORDER_REPLICATE)
 
 
 def inside(pos: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -183,8 +183,8 @@ class Motion:
 @dataclass
 class _Past:
     frame: np.ndarray             # stylised frame, float32 H×W×3, never resampled
-    pos: np.ndarray               # where each pixel of the current frame is in ``frame``
-    mask: np.ndarray              # float32 H×W, 1 = visible all the way from that frame to now
+    track: np.ndarray             # H×W×3: where each pixel of the current frame is in ``frame`` (x, y), and
+                                  # 1 where it was visible all the way from that frame to now
 
 
 @dataclass
@@ -220,21 +220,22 @@ class Temporal:
             # compose: a pixel x of frame t was at x + b(x) in t−1, which was at pos there in frame t−k
             at = grid(h, w) + step.backward
             m = step.mask.astype(np.float32)
-            for p in self.history:
-                p.pos = remap(p.pos, at)
-                p.mask = remap(p.mask, at) * m
+            for p in self.history:          # one remap carries position and visibility together
+                p.track = remap(p.track, at)
+                p.track[..., 2] *= m
         acc = y.copy()
         norm = np.ones((h, w, 1), np.float32)
         count = np.ones((h, w), np.float32)
         for k, p in enumerate(reversed(self.history), start=1):
-            seen = (p.mask >= 0.999).astype(np.float32)
-            acc += (self.decay**k * seen)[..., None] * remap(p.frame, p.pos)
-            norm += (self.decay**k * seen)[..., None]
+            seen = (p.track[..., 2] >= 0.999).astype(np.float32)
+            wk = (self.decay**k * seen)[..., None] if self.decay != 1.0 else seen[..., None]
+            acc += wk * remap(p.frame, p.track[..., :2])
+            norm += wk
             count += seen
         out = acc / norm
         if self.restore and self.history:
             out = self._restore(out, y, count)
-        self.history.append(_Past(y, grid(h, w), np.ones((h, w), np.float32)))
+        self.history.append(_Past(y, np.concatenate([grid(h, w), np.ones((h, w, 1), np.float32)], axis=-1)))
         while len(self.history) > self.window - 1:
             self.history.popleft()
         return out
