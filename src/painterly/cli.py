@@ -361,7 +361,9 @@ def serve(
 @app.command(
     epilog="Examples:\n\n"
     "  painterly video clip.mp4 --style examples/brick.jpg --method adain -o clip-brick.mp4\n\n"
-    "  painterly video clip.mp4 --style a.jpg:0.7 --style b.jpg:0.3 --method sanet --smooth 0.3 -o out.mp4",
+    "  painterly video clip.mp4 --style a.jpg:0.7 --style b.jpg:0.3 --method sanet -o out.mp4 --report\n\n"
+    "  painterly video clip.mp4 --style s.jpg --method gatys --steps 300 --next-steps 100 -o out.mp4\n\n"
+    "  painterly video clip.mp4 --style s.jpg --method adain --consistency blend --smooth 0.3 -o out.mp4",
 )
 def video(
     input: Annotated[Path, typer.Argument(help="Input video (anything FFmpeg decodes).", show_default=False)],
@@ -377,30 +379,63 @@ def video(
     alpha: Annotated[Optional[float], typer.Option(help="adain/sanet: 0 = content, 1 = full style.")] = None,
     preserve_color: Annotated[Optional[str], typer.Option(help="luminance | histogram.")] = None,
     mask: Annotated[Optional[Path], typer.Option(help="Label image: region r gets the r-th --style.")] = None,
-    smooth: Annotated[float, typer.Option(help="Temporal smoothing 0..1: blend each output frame with the "
-                                          "previous one by this weight (cuts flicker).")] = 0.0,
+    consistency: Annotated[Optional[str], typer.Option(
+        help="flow: optical flow (OpenCV DIS) + occlusion mask, past stylised frames warped in and combined "
+        "where visible (gatys: warped init + temporal loss) | blend: mix with the previous output "
+        "(--smooth) | none: per frame. Default: flow (blend when only --smooth is given).")] = None,
+    smooth: Annotated[Optional[float], typer.Option(help="--consistency blend weight 0..1 of the previous "
+                                                    "output (default 0.6).")] = None,
+    window: Annotated[int, typer.Option(help="flow: frames combined, the fresh one included.")] = 8,
+    flow_preset: Annotated[str, typer.Option(help="flow: DIS preset ultrafast | fast | medium.")] = "fast",
+    steps: Annotated[Optional[int], typer.Option(help="gatys: steps for the first frame (and after a "
+                                                 "cut).")] = None,
+    next_steps: Annotated[Optional[int], typer.Option(help="gatys + flow: steps for later frames "
+                                                      "(default: half of --steps).")] = None,
+    temporal_weight: Annotated[float, typer.Option(help="gatys + flow: weight of the temporal loss "
+                                                   "(Ruder et al.).")] = 1e3,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (gatys).")] = None,
+    report: Annotated[bool, typer.Option("--report", help="Measure and print the output's warping error "
+                                         "(flicker) and detail, and the input's.")] = False,
     weights: Annotated[Optional[str], typer.Option(help="Checkpoint file to use instead of the cached "
                                                    "one.")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
     json_out: Annotated[bool, typer.Option("--json", help="Print a machine-readable report on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Stylise a video frame by frame: styles prepared once, same fps and size, audio copied."""
+    """Stylise a video: styles prepared once, same fps, size and frame count, audio copied, and temporal
+    consistency from optical flow (no flicker) unless told otherwise."""
     from . import api
-    from .video import stylize_video
+    from .video import Options, options_for, stylize_video
 
     if output is None:
         output = input.with_name(f"{input.stem}-{method}.mp4")
+    vopts = options_for(consistency, smooth)
+    vopts = Options(consistency=vopts.consistency, blend=vopts.blend, window=window, flow_preset=flow_preset,
+                    temporal_weight=temporal_weight, next_steps=next_steps, report=report or json_out)
+    vopts.check()
+    if flow_preset not in ("ultrafast", "fast", "medium"):
+        _fail(f"--flow-preset must be ultrafast, fast or medium, got {flow_preset!r}.")
+    if (next_steps is not None or temporal_weight != 1e3) and method != "gatys":
+        _fail("--next-steps and --temporal-weight apply to --method gatys only.")
     opts: dict[str, Any] = {**_given(size=size, style_size=style_size, alpha=alpha,
-                                     preserve_color=preserve_color, weights=weights),
+                                     preserve_color=preserve_color, weights=weights, steps=steps, seed=seed),
                             "device": device, "progress": False}
     pipe = api.pipeline(method, style or None, mask, **opts)
-    rep = stylize_video(input, output, pipe, smooth=smooth, progress=not quiet)
+    rep = stylize_video(input, output, pipe, progress=not quiet, options=vopts)
     if json_out:
         typer.echo(json.dumps(rep.as_dict(), indent=2))
     else:
         typer.echo(f"{input} -> {output}  ({rep.frames} frames, {rep.size[0]}x{rep.size[1]}, {rep.fps:g} fps"
-                   f"{', audio copied' if rep.audio else ''}, {rep.seconds:.1f}s)", err=True)
+                   f"{', audio copied' if rep.audio else ''}, consistency {rep.consistency}"
+                   f"{f', {rep.cuts} scene cut(s)' if rep.cuts else ''}, {rep.seconds:.1f}s)", err=True)
+        m = rep.metrics
+        if report and m is not None:
+            def f(v: Any) -> str:
+                return "n/a" if v is None else f"{v:.2f}"
+            typer.echo(f"warping error {f(m['warping_error'])} levels (input {f(m['input_warping_error'])}), "
+                       f"detail {f(m['detail'])} (input {f(m['input_detail'])}); warping error = mean "
+                       "|out_t - warp(out_t-1)| over pixels visible in both frames, detail = mean gradient",
+                       err=False)
 
 
 @export_app.command(

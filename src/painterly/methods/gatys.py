@@ -252,6 +252,11 @@ class Objective:
     style_targets: dict[str, torch.Tensor]             # layer -> [R, C, C] (R = 1 without a mask)
     masks: dict[str, torch.Tensor] | None = None       # layer -> [R, h, w] soft region masks
     region_share: dict[str, list[float]] | None = None
+    # video (Ruder et al. 2016): the previous output warped into this frame (optimisation space), the mask
+    # of pixels visible in both frames [1, 1, H, W], and the weight of the short-term temporal loss
+    temporal_target: torch.Tensor | None = None
+    temporal_mask: torch.Tensor | None = None
+    temporal_weight: float = 0.0
 
     @property
     def taps(self) -> list[str]:
@@ -286,6 +291,11 @@ class Objective:
         terms = {"content": self.cfg.content_weight * content, "style": self.cfg.style_weight * style,
                  "tv": self.cfg.tv_weight * tv}
         terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        if self.temporal_target is not None and self.temporal_weight:
+            # Ruder et al.: (1/D)·Σ c·(x − ω)² on the 0–255 pixel scale, D = C·H·W
+            d = (x - self.temporal_target) * self.space.to_255
+            terms["temporal"] = self.temporal_weight * (self.temporal_mask * d * d).mean()
+            terms["total"] = terms["total"] + terms["temporal"]
         return terms
 
 
@@ -309,6 +319,9 @@ class GatysMethod(TorchMethod):
     default_size = 512
     weights: ClassVar[tuple[str, ...]] = ("vgg19-caffe",)
     supports_mask = True
+    # video: painterly.video sets ``temporal_hint`` (a temporal.Hint) before a frame after the first
+    accepts_temporal_hint: ClassVar[bool] = True
+    temporal_hint: Any = None
 
     def configure(self, options: dict[str, Any]) -> None:
         options = dict(options)
@@ -416,6 +429,17 @@ class GatysMethod(TorchMethod):
         rgb = to_tensor(pic.rgb.resize((content.shape[-1], content.shape[-2]), im.Image.Resampling.LANCZOS))
         return self._space.encode(rgb.to(self.device))
 
+    def _temporal(self, obj: Objective, hint: Any, hw: tuple[int, int]) -> torch.Tensor:
+        """Ruder et al.'s warped initialisation and temporal-loss target for one video frame."""
+        init = torch.from_numpy(np.ascontiguousarray(hint.init, dtype=np.float32)).to(self.device)
+        mask = torch.from_numpy(np.ascontiguousarray(hint.mask, dtype=np.float32))[None, None].to(self.device)
+        if init.shape[-2:] != hw:
+            init = F.interpolate(init, size=hw, mode="bilinear", align_corners=False, antialias=True)
+            mask = (F.interpolate(mask, size=hw, mode="bilinear", align_corners=False) > 0.999).float()
+        x = self._space.encode(init)
+        obj.temporal_target, obj.temporal_mask, obj.temporal_weight = x.detach().clone(), mask, hint.weight
+        return x
+
     # -- run ----------------------------------------------------------------------------------------
 
     def run(self, content_array: np.ndarray, prepared: Styles, labels: im.Labels | None) -> Output:
@@ -431,6 +455,9 @@ class GatysMethod(TorchMethod):
         multiscale = cfg.multiscale if cfg.multiscale is not None else final_long > 512
         sizes = stage_sizes(final_long, multiscale, cfg.multiscale_start)
         budgets = stage_steps(cfg.steps, len(sizes), cfg.stage_decay)
+        hint = self.temporal_hint
+        if hint is not None:   # a video frame after the first: one stage from the warped previous result
+            sizes, budgets = [final_long], [hint.steps]
         tracker = _Tracker(self, sum(budgets))
         x: torch.Tensor | None = None
         stages = []
@@ -443,7 +470,9 @@ class GatysMethod(TorchMethod):
                 if hw != (h, w):
                     c = F.interpolate(c, size=hw, mode="bilinear", align_corners=False, antialias=True)
                 obj = self.objective(c, prepared, labels, long_side, final_long)
-                if x is None:
+                if hint is not None:
+                    x = self._temporal(obj, hint, hw)
+                elif x is None:
                     x = self._init(c, gen)
                 else:
                     x = F.interpolate(x, size=hw, mode="bilinear", align_corners=False)

@@ -1,0 +1,172 @@
+"""painterly.temporal / videometrics: warping, occlusion masks, scene cuts, the combine step (no blur),
+and the metrics themselves — on tiny synthetic clips whose motion is known exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SHARED
+
+cv2 = pytest.importorskip("cv2")
+
+from painterly import temporal, videometrics as vm  # noqa: E402
+
+
+def photo(h: int = 64, w: int = 160, name: str = "tubingen.jpg") -> np.ndarray:
+    """A real photo (shared data) or, without it, a textured synthetic picture, as uint8 H×W×3."""
+    p = SHARED / "images" / "content" / name
+    if p.is_file():
+        img = cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
+        s = max(h / img.shape[0], w / img.shape[1])
+        img = cv2.resize(img, (max(w, round(img.shape[1] * s)), max(h, round(img.shape[0] * s))),
+                         interpolation=cv2.INTER_AREA)
+        return np.ascontiguousarray(img[:h, :w])
+    rng = np.random.default_rng(len(name))
+    base = cv2.GaussianBlur(rng.uniform(0, 255, (h, w, 3)).astype(np.float32), (0, 0), 2.0)
+    return np.clip((base - base.mean()) * 4 + 128, 0, 255).astype(np.uint8)
+
+
+def pan(n: int, dx: int, size: int = 48) -> list[np.ndarray]:
+    """frame_t = photo[:, dx·t : dx·t + size]: the camera moves right, so frame_t(x) = frame_{t−1}(x + dx)."""
+    big = photo(size, size + dx * n)
+    return [np.ascontiguousarray(big[:, dx * t:dx * t + size]) for t in range(n)]
+
+
+def shift_flow(h: int, w: int, dx: float, dy: float = 0.0) -> np.ndarray:
+    f = np.zeros((h, w, 2), np.float32)
+    f[..., 0], f[..., 1] = dx, dy
+    return f
+
+
+def test_integer_shift_warp_is_exact_away_from_the_border() -> None:
+    img = photo(40, 56).astype(np.float32)
+    dx, dy = 3, 2
+    flow = shift_flow(40, 56, dx, dy)
+    got = temporal.warp(img, flow)
+    want = img[dy:, dx:]                                # got[y, x] = img[y + dy, x + dx]
+    assert np.array_equal(got[:40 - dy, :56 - dx], want)
+    # and the border (sampled outside the picture) is not: the check above is not vacuous
+    assert not np.array_equal(got[:, 56 - dx:], img[:, 56 - dx:])
+
+
+def test_occlusion_mask_marks_the_uncovered_strip_exact_flow() -> None:
+    h, w, dx = 32, 48, 3
+    back, fwd = shift_flow(h, w, dx), shift_flow(h, w, -dx)
+    mask = temporal.occlusion_mask(back, fwd)
+    assert not mask[:, w - dx:].any()                   # new content entered on the right
+    assert mask[:, :w - dx].all()
+    # a forward flow that disagrees (an occluder) is caught by the forward-backward check
+    bad = fwd.copy()
+    bad[8:16, 8:16] = (5.0, 4.0)
+    m2 = temporal.occlusion_mask(back, bad)
+    assert not m2[8:16, 8 - dx:16 - dx].any() and m2[20:, :20].all()
+
+
+def test_dis_flow_and_mask_on_a_real_pan() -> None:
+    a, b = pan(2, 3, 64)
+    step = temporal.Motion("medium").between(temporal.gray(a), temporal.gray(b))
+    assert not step.cut
+    inner = step.backward[8:-8, 8:-8]
+    assert np.abs(inner[..., 0] - 3).mean() < 0.3 and np.abs(inner[..., 1]).mean() < 0.3
+    assert step.mask[:, -3:].mean() < 0.2               # the uncovered strip
+    assert step.mask[:, :-8].mean() > 0.9
+
+
+def test_scene_cut_resets_history() -> None:
+    a = pan(1, 0, 48)[0]
+    b = photo(48, 48, "golden_gate.jpg")               # an unrelated picture
+    motion = temporal.Motion("medium")
+    assert motion(a) is None
+    step = motion(b)
+    assert step is not None and step.cut and step.trusted < 0.3
+    comb = temporal.Temporal(window=4)
+    comb(a.astype(np.float32), None)
+    out = comb(b.astype(np.float32), step)
+    assert np.array_equal(out, b.astype(np.float32))    # nothing of the first shot leaks in
+    # a step that is not a cut does mix the history in (so the check above can fail)
+    same = motion(b)
+    assert same is not None and not same.cut
+    noisy = b.astype(np.float32) + 20.0
+    assert not np.allclose(comb(noisy, same), noisy)
+
+
+def true_steps(n: int, h: int, w: int, dx: int) -> list[temporal.Step | None]:
+    back = shift_flow(h, w, dx)
+    mask = temporal.inside(temporal.grid(h, w) + back, h, w)
+    return [None] + [temporal.Step(back, mask, False) for _ in range(n - 1)]
+
+
+def test_combine_cuts_flicker_and_keeps_detail() -> None:
+    n, size = 10, 48
+    frames = pan(n, 3, size)
+    steps = true_steps(n, size, size, 3)
+    rng = np.random.default_rng(1)
+    # a flickery "stylisation": the frame plus fresh fine texture every frame
+    ys = [f.astype(np.float32) + rng.normal(0, 12, f.shape).astype(np.float32) for f in frames]
+    per_frame = vm.measure(ys, steps)
+    comb = temporal.Temporal(window=6)
+    outs = [comb(y, s) for y, s in zip(ys, steps, strict=True)]
+    flow = vm.measure(outs, steps)
+    assert flow.warping_error < 0.5 * per_frame.warping_error
+    assert flow.mean_detail > 0.85 * per_frame.mean_detail
+    # the window average alone (no contrast restore) loses detail: the restore step is doing the work
+    plain = temporal.Temporal(window=6, restore=False)
+    avg = vm.measure([plain(y, s) for y, s in zip(ys, steps, strict=True)], steps)
+    assert avg.mean_detail < flow.mean_detail
+
+
+def zoom_clip(n: int, size: int, rate: float) -> tuple[list[np.ndarray], list[temporal.Step | None]]:
+    """Zoom into a photo about the centre by ``rate`` per frame; exact backward flow and mask."""
+    big = photo(size * 2, size * 2).astype(np.float32)
+    c = (size * 2 - 1) / 2
+    frames = []
+    for t in range(n):
+        s = 1.6 * rate**t                           # output px per source px
+        m = np.float32([[1 / s, 0, c - (size - 1) / 2 / s], [0, 1 / s, c - (size - 1) / 2 / s]])
+        frames.append(cv2.warpAffine(big, m, (size, size), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP))
+    g = temporal.grid(size, size)
+    cc = (size - 1) / 2
+    back = ((g - cc) / rate + cc - g).astype(np.float32)   # x' = cc + (x − cc)·s_{t−1}/s_t
+    mask = temporal.inside(g + back, size, size)
+    return frames, [None] + [temporal.Step(back, mask, False) for _ in range(n - 1)]
+
+
+def test_no_blur_accumulates_under_subpixel_motion() -> None:
+    frames, steps = zoom_clip(12, 48, 1.013)
+    ref = vm.measure(frames, steps).mean_detail
+    comb = temporal.Temporal(window=8)
+    ours = vm.measure([comb(f, s) for f, s in zip(frames, steps, strict=True)], steps).mean_detail
+    # the naive scheme: warp the previous *output* every frame (bilinear), take it wherever visible
+    prev, naive = None, []
+    for f, s in zip(frames, steps, strict=True):
+        out = f if s is None else np.where(s.mask[..., None], temporal.warp(prev, s.backward), f)
+        naive.append(out)
+        prev = out
+    blurred = vm.measure(naive, steps).mean_detail
+    assert ours > 0.97 * ref
+    assert blurred < 0.9 * ref          # the metric does see accumulated resampling blur
+
+
+def test_metrics_zero_for_exact_motion_and_positive_for_flicker() -> None:
+    frames = pan(5, 2, 32)
+    steps = true_steps(5, 32, 32, 2)
+    assert vm.measure([f.astype(np.float32) for f in frames], steps).warping_error == pytest.approx(0, abs=1e-6)
+    flick = [f.astype(np.float32) + (10.0 if t % 2 else 0.0) for t, f in enumerate(frames)]
+    assert vm.measure(flick, steps).warping_error == pytest.approx(10.0, abs=0.5)
+    assert vm.detail(np.full((8, 8, 3), 77.0)) == 0.0
+    ramp = np.repeat(np.arange(16, dtype=np.float32)[None, :, None] * 3, 16, 0).repeat(3, 2)
+    assert vm.detail(ramp) == pytest.approx(3.0)
+
+
+def test_temporal_imports_no_torch(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; import painterly.temporal, painterly.videometrics; print('torch' in sys.modules)"
+    from conftest import ROOT
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
+    assert out.stdout.strip() == "False", out.stderr
