@@ -58,6 +58,11 @@ def _fail(msg: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _notice(text: str) -> None:
+    """The pipeline's one-line notes (e.g. an explicit --size that upscales) go to stderr."""
+    typer.echo(text, err=True)
+
+
 def _given(**kw: Any) -> dict[str, Any]:
     """Only the options the user actually set (None = not given), so method defaults and presets apply."""
     return {k: v for k, v in kw.items() if v is not None}
@@ -89,6 +94,9 @@ def stylize(
                                                 rich_help_panel=PANEL_COMMON)] = None,
     style_size: Annotated[Optional[int], typer.Option(help="Long side of the style image(s) in px "
                                                       "(0 = native).", rich_help_panel=PANEL_COMMON)] = None,
+    stroke_scale: Annotated[Optional[float], typer.Option(
+        help="Strokes K× bigger at the same output size (1..8, default 1): use 2–3 for large outputs.",
+        rich_help_panel=PANEL_COMMON)] = None,
     steps: Annotated[Optional[int], typer.Option(help="Optimisation steps (gatys).",
                                                  rich_help_panel=PANEL_COMMON)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (same seed → same output on CPU).",
@@ -167,10 +175,10 @@ def stylize(
         backend=backend, strength=strength, tile=tile,
     )
     common = _given(size=size, style_size=style_size, steps=steps, seed=seed, preserve_color=preserve_color,
-                    weights=weights)
+                    weights=weights, stroke_scale=stroke_scale)
     batch = api.plan_batch(content, list(style or []), method, output, sheet, mask, pairs)
     opts: dict[str, Any] = {**common, **method_opts, "device": device, "allow_large": allow_large,
-                            "progress": not quiet}
+                            "progress": not quiet, "notice": _notice}
 
     def shown(src: Path, dest: Path, r: Any) -> None:
         if not json_out:
