@@ -66,6 +66,31 @@ def split_weight(text: str) -> tuple[str, float]:
     return head, weight
 
 
+def split_blend(text: str) -> list[str]:
+    """``"3:0.5,12:0.5"`` -> ["3:0.5", "12:0.5"] (a comma blend, as one ``--style``). File names may
+    contain commas: the longest run of comma-separated parts that names an existing file (with or without
+    a ``:WEIGHT`` suffix) is kept whole, so ``"a,b.jpg:0.7,c.jpg"`` -> ["a,b.jpg:0.7", "c.jpg"] when
+    ``a,b.jpg`` exists."""
+    if "," not in text or Path(text).exists():
+        return [text]
+    parts = text.split(",")
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        take = 1
+        for j in range(len(parts), i + 1, -1):           # longest first
+            candidate = ",".join(parts[i:j])
+            if Path(split_weight(candidate)[0]).exists():
+                take = j - i
+                break
+        item = ",".join(parts[i:i + take]).strip()
+        if not item:
+            raise PainterlyError(f"empty style in the blend {text!r} (two commas in a row?).")
+        out.append(item)
+        i += take
+    return out
+
+
 def normalised_weights(styles: Sequence[StyleSpec]) -> list[float]:
     """Blend weights normalised to sum to 1 (an error if they are all zero)."""
     total = sum(s.weight for s in styles)
