@@ -1,7 +1,10 @@
 """--stroke-scale: fine-detail energy and coarse edges of ``fast`` at K = 1, 2, 3 (issue 12's check).
 
-    python benchmarks/bench_stroke.py [--size 1024] [--content examples/chelsea.jpg] [--style examples/brick.jpg]
-                                      [--sheet docs/stroke-scale.jpg]
+    python benchmarks/bench_stroke.py [--size 1024] [--content PHOTO] [--style PAINTING] [--sheet OUT.png]
+
+Defaults: ../shared/data/images/content/tubingen.jpg (1024×768, native at 1024 px, so no upscaling blur
+enters the measurement) with .../style/starry_night.jpg. The README's sheet: --size 512 --content
+examples/astronaut.jpg --style examples/brick.jpg --sheet docs/stroke-scale.png
 
 Measures, on the output's luminance (Y = 0.299 R + 0.587 G + 0.114 B, [0, 1]):
 
@@ -19,6 +22,7 @@ Prints the CPU model, times and the numbers; optionally writes the K = 1/2/3 com
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 from pathlib import Path
@@ -79,13 +83,14 @@ def main() -> None:
     root = Path(__file__).resolve().parents[1]
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=1024)
-    ap.add_argument("--content", default=str(root / "examples/chelsea.jpg"))
-    ap.add_argument("--style", default=str(root / "examples/brick.jpg"))
+    shared = root.parent / "shared" / "data" / "images"
+    ap.add_argument("--content", default=str(shared / "content" / "tubingen.jpg"))
+    ap.add_argument("--style", default=str(shared / "style" / "starry_night.jpg"))
     ap.add_argument("--scales", type=float, nargs="+", default=[1, 2, 3])
     ap.add_argument("--sheet", type=Path, default=None)
     args = ap.parse_args()
 
-    print(f"CPU: {cpu_model()}; Python {platform.python_version()}; size {args.size}; "
+    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical cores); Python {platform.python_version()}; size {args.size}; "
           f"content {Path(args.content).name}; style {Path(args.style).name}; method fast")
     content = im.resize_long(im.load_image(args.content).rgb, args.size)
     results: dict[float, Image.Image] = {}
