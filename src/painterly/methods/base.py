@@ -14,19 +14,24 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Union
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
 from .. import image as im
+from .. import upsample
 from ..errors import PainterlyError
 
 ProgressFn = Callable[[int, int, dict[str, float]], None]
 """callback(step, total, info) — the web UI uses it; the CLI shows tqdm bars instead."""
 
 PRESERVE_COLOR = ("luminance", "histogram")
+MAX_STROKE_SCALE = 8.0
+"""Beyond this the reduced picture (1/K of the output) is too small to carry the content."""
+
+PictureLike = Union[str, Path, Image.Image, im.Picture]
 
 
 @dataclass
@@ -61,6 +66,31 @@ def split_weight(text: str) -> tuple[str, float]:
     return head, weight
 
 
+def split_blend(text: str) -> list[str]:
+    """``"3:0.5,12:0.5"`` -> ["3:0.5", "12:0.5"] (a comma blend, as one ``--style``). File names may
+    contain commas: the longest run of comma-separated parts that names an existing file (with or without
+    a ``:WEIGHT`` suffix) is kept whole, so ``"a,b.jpg:0.7,c.jpg"`` -> ["a,b.jpg:0.7", "c.jpg"] when
+    ``a,b.jpg`` exists."""
+    if "," not in text or Path(text).exists():
+        return [text]
+    parts = text.split(",")
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        take = 1
+        for j in range(len(parts), i + 1, -1):           # longest first
+            candidate = ",".join(parts[i:j])
+            if Path(split_weight(candidate)[0]).exists():
+                take = j - i
+                break
+        item = ",".join(parts[i:i + take]).strip()
+        if not item:
+            raise PainterlyError(f"empty style in the blend {text!r} (two commas in a row?).")
+        out.append(item)
+        i += take
+    return out
+
+
 def normalised_weights(styles: Sequence[StyleSpec]) -> list[float]:
     """Blend weights normalised to sum to 1 (an error if they are all zero)."""
     total = sum(s.weight for s in styles)
@@ -83,6 +113,8 @@ class Common:
     allow_large: bool = False
     progress: bool = True              # tqdm bars on stderr
     callback: ProgressFn | None = None
+    stroke_scale: float = 1.0          # strokes K× bigger at the same output size (see Pipeline)
+    notice: Callable[[str], None] | None = None  # one-line notes for the user (the CLI: stderr)
 
     def __post_init__(self) -> None:
         for name in ("size", "style_size"):
@@ -93,6 +125,9 @@ class Common:
             raise PainterlyError("--steps must be 0 or more.")
         if self.preserve_color is not None and self.preserve_color not in PRESERVE_COLOR:
             raise PainterlyError(f"--preserve-color must be one of {', '.join(PRESERVE_COLOR)}.")
+        if not 1.0 <= self.stroke_scale <= MAX_STROKE_SCALE:  # also refuses NaN
+            raise PainterlyError(f"--stroke-scale must be between 1 and {MAX_STROKE_SCALE:g}, "
+                                 f"got {self.stroke_scale}.")
 
 
 @dataclass
@@ -122,6 +157,9 @@ class Method(ABC):
     upscale_default: ClassVar[bool] = True  # False: default_size only shrinks, smaller images stay as they are
     weights: ClassVar[tuple[str, ...]] = ()  # hub names needed (the web UI greys the method out without them)
     supports_mask: ClassVar[bool] = True
+    # False: the Pipeline implements --stroke-scale by running the method at 1/K of the output size and
+    # guided-upsampling the result. True: the method does it itself (Gatys scales its style targets).
+    handles_stroke_scale: ClassVar[bool] = False
 
     def __init__(self, common: Common, **options: Any) -> None:
         self.common = common
@@ -208,7 +246,16 @@ class Pipeline:
             size = self.method.default_size
             if not self.method.upscale_default:
                 size = min(size, max(pic.rgb.size))
+        elif size > max(pic.rgb.size):
+            # an explicit --size above the image's own: interpolation cannot add detail, so say so
+            w, h = pic.rgb.size
+            self._notify(f"note: --size {size} is larger than {pic.path or 'the image'} ({w}x{h}); "
+                         "upscaling it first.")
         return im.resize_long(pic.rgb, size)
+
+    def _notify(self, text: str) -> None:
+        if self.method.common.notice is not None:
+            self.method.common.notice(text)
 
     def _styles_for(self, content: np.ndarray) -> list[StyleSpec]:
         mode = self.method.common.preserve_color
@@ -237,12 +284,35 @@ class Pipeline:
             )
         return labels
 
-    def __call__(self, content: im.Picture) -> Result:
+    @staticmethod
+    def picture(content: PictureLike, allow_large: bool = False) -> im.Picture:
+        """A Picture from a path, a PIL image (alpha split off) or a Picture."""
+        if isinstance(content, im.Picture):
+            return content
+        if isinstance(content, Image.Image):
+            im.check_pixels(*content.size, "content image", allow_large)
+            rgb, alpha = im._to_rgb_alpha(content)
+            return im.Picture(rgb, alpha, None)
+        return im.load_image(content, what="content image", allow_large=allow_large)
+
+    def __call__(self, content: PictureLike) -> Result:
         t0 = time.perf_counter()
+        common = self.method.common
+        content = self.picture(content, common.allow_large)
         rgb = self._content_at_size(content)
-        x = im.to_array(rgb)
-        mode = self.method.common.preserve_color
-        labels = self.labels_for(rgb.size)
+        full = im.to_array(rgb)
+        # --stroke-scale K for methods that do not handle it themselves: stylise at 1/K of the output
+        # size (their strokes have a fixed size in pixels, so they come out K× bigger relative to the
+        # picture), then back to full size with the content's edges restored by the guided upsampler
+        scaled = common.stroke_scale > 1.0 and not self.method.handles_stroke_scale
+        if scaled:
+            w, h = upsample.reduced_size(rgb.size, common.stroke_scale)
+            x = im.area_resize(full, (h, w))
+        else:
+            x = full
+        work_size = (x.shape[-1], x.shape[-2])
+        mode = common.preserve_color
+        labels = self.labels_for(work_size)
         if mode is None:
             if self._prepared is None:
                 self._prepared = self.method.prepare(self.styles)
@@ -252,13 +322,33 @@ class Pipeline:
         x_in = im.luminance(x) if mode == "luminance" else x
         out = self.method.run(x_in, prepared, labels)
         result_img = out.image
+        if scaled:
+            result_img = self._upsample(result_img, work_size, rgb)
         if mode == "luminance":
             if result_img.size != rgb.size:
                 result_img = result_img.resize(rgb.size, Image.Resampling.BILINEAR)
             y = im.to_array(result_img)
-            result_img = im.from_array(np.clip(im.combine_luminance(y, x), 0, 1))
+            result_img = im.from_array(np.clip(im.combine_luminance(y, full), 0, 1))
         info = {"method": self.method.name, **out.info}
         if mode:
             info["preserve_color"] = mode
+        if common.stroke_scale != 1.0:
+            info["stroke_scale"] = common.stroke_scale
+            if scaled:
+                info["stylised_at"] = list(work_size)
+        if common.size and common.size > max(content.rgb.size):
+            info["upscaled_from"] = list(content.rgb.size)
         return Result(result_img, content.alpha, str(content.path or "image"), [s.name for s in self.styles],
                       info, time.perf_counter() - t0)
+
+    @staticmethod
+    def _upsample(low: Image.Image, work_size: tuple[int, int], rgb: Image.Image) -> Image.Image:
+        """The method's small result at the output size, guided by the full-size content. A method that
+        changes the picture's shape (``--crop``) is matched by the same centre crop of the content."""
+        guide = rgb
+        if low.size != work_size:
+            fx, fy = rgb.width / work_size[0], rgb.height / work_size[1]
+            cw, ch = min(rgb.width, round(low.width * fx)), min(rgb.height, round(low.height * fy))
+            left, top = (rgb.width - cw) // 2, (rgb.height - ch) // 2
+            guide = rgb.crop((left, top, left + cw, top + ch))
+        return im.from_array(upsample.guided_upsample(im.to_array(low), im.to_array(guide)))

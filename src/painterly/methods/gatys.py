@@ -215,6 +215,9 @@ class Space:
         x.data.copy_(torch.maximum(torch.minimum(x.data, hi), lo))
 
 
+MAX_STYLE_SIDE = 3072
+"""Largest long side a style image is enlarged to by --stroke-scale (its relu1_1 map alone is ~2.4 GB)."""
+
 CHANNELS_LAST = True
 """Run the VGG in channels-last layout (oneDNN's 3x3 convolutions are faster in it on CPU)."""
 
@@ -322,6 +325,10 @@ class GatysMethod(TorchMethod):
     # video: painterly.video sets ``temporal_hint`` (a temporal.Hint) before a frame after the first
     accepts_temporal_hint: ClassVar[bool] = True
     temporal_hint: Any = None
+    # --stroke-scale K: the style targets are taken from the style image K× larger (neural-style's
+    # -style_scale), so Gram statistics describe K× bigger strokes, and the coarse-to-fine schedule runs to
+    # the full output size — instead of the Pipeline's stylise-small-then-upsample used by other methods.
+    handles_stroke_scale = True
 
     def configure(self, options: dict[str, Any]) -> None:
         options = dict(options)
@@ -376,12 +383,16 @@ class GatysMethod(TorchMethod):
         return styles.cache[key]
 
     def _style_long_side(self, styles: Styles, stage_long: int, final_long: int) -> list[int]:
-        """--style-size (None: the content's long side; 0: native), scaled with the stage."""
+        """--style-size (None: the content's long side; 0: native), times --stroke-scale, scaled with the
+        stage. The stroke-scaled size is capped (MAX_STYLE_SIDE) so VGG activations stay bounded."""
         out = []
         for pic in styles.pictures:
             base = self.common.style_size
             base = final_long if base is None else (max(pic.size) if base == 0 else base)
-            out.append(max(16, round(base * stage_long / final_long)))
+            scaled = base * self.common.stroke_scale
+            if self.common.stroke_scale > 1.0:
+                scaled = min(scaled, max(base, MAX_STYLE_SIDE))
+            out.append(max(16, round(scaled * stage_long / final_long)))
         return out
 
     def objective(self, content: torch.Tensor, styles: Styles, labels: im.Labels | None,
@@ -452,8 +463,13 @@ class GatysMethod(TorchMethod):
         self.net()
         h, w = content.shape[-2:]
         final_long = max(h, w)
-        multiscale = cfg.multiscale if cfg.multiscale is not None else final_long > 512
-        sizes = stage_sizes(final_long, multiscale, cfg.multiscale_start)
+        # a stroke scale > 1 needs the coarse stages: big strokes are laid down where they cost little
+        default_ms = final_long > 512 or self.common.stroke_scale > 1.0
+        multiscale = cfg.multiscale if cfg.multiscale is not None else default_ms
+        start = cfg.multiscale_start
+        if self.common.stroke_scale > 1.0:   # at least one stage at ≤ 1/K of the output, however small it is
+            start = min(start, max(16, math.ceil(final_long / self.common.stroke_scale)))
+        sizes = stage_sizes(final_long, multiscale, start)
         budgets = stage_steps(cfg.steps, len(sizes), cfg.stage_decay)
         hint = self.temporal_hint
         if hint is not None:   # a video frame after the first: one stage from the warped previous result
@@ -504,6 +520,7 @@ class GatysMethod(TorchMethod):
             "steps": cfg.steps,
             "evaluations": tracker.done,
             "stages": stages,
+            "style_sizes": self._style_long_side(prepared, final_long, final_long),
             "losses": {"initial": tracker.initial, "final": final, "best": tracker.best_terms},
             "optimise_seconds": round(time.perf_counter() - t0, 3),
             "interrupted": tracker.interrupted,
