@@ -845,9 +845,9 @@ def translate(
 ) -> None:
     """Translate images with a trained pix2pix generator (any size: padded to the network's multiple and
     cropped back)."""
-    from .methods import pix2pix as p2p
+    from . import api
 
-    for r in p2p.translate_files(inputs, checkpoint, output, eval_mode=eval_mode, seed=seed, pairs=pairs,
+    for r in api.translate_files(inputs, checkpoint, output, eval_mode=eval_mode, seed=seed, pairs=pairs,
                                  direction=direction, size=size, sheet=sheet, netG=netG, norm=norm, ngf=ngf,
                                  device=device, progress=not quiet):
         if not quiet:
