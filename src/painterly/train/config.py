@@ -68,9 +68,9 @@ def _build(cls: type[C], saved: Mapping[str, Any], overrides: Mapping[str, Any])
 def resume_configs(run: str | Path, task: str, task_cls: type[C], loop_given: Mapping[str, Any],
                    task_given: Mapping[str, Any] | None = None, movable: Collection[str] = ()) -> tuple[C, TrainConfig]:
     """(method config, loop config) to continue the run in folder ``run``: what its checkpoint saved,
-    merged with the options the user gave on the command line (``loop_given`` for TrainConfig fields,
-    ``task_given`` for ``task_cls`` fields; name → value, None = not given). The same rules for every
-    trainable method:
+    merged with the options the user gave on the command line (``loop_given``: TrainConfig fields;
+    ``task_given``: method settings, by ``task_cls`` field or option name; None = not given). The same
+    rules for every trainable method:
 
     - the run must be a ``task`` run;
     - loop settings (iterations, checkpoint/sample/log intervals, workers, threads, device, tensorboard,
@@ -84,7 +84,8 @@ def resume_configs(run: str | Path, task: str, task_cls: type[C], loop_given: Ma
 
     loop_given = {k: v for k, v in loop_given.items() if v is not None}
     task_given = {k: v for k, v in (task_given or {}).items() if v is not None}
-    unknown = (set(loop_given) - field_names(TrainConfig)) | (set(task_given) - field_names(task_cls))
+    # non-movable task keys are only reported (by option name), so they need not be fields
+    unknown = (set(loop_given) - field_names(TrainConfig)) | (set(movable) - field_names(task_cls))
     if unknown:  # a programming error in the caller, not a user error
         raise TypeError(f"resume_configs: unknown settings {sorted(unknown)}")
     ck = read_checkpoint(run)
