@@ -5,7 +5,7 @@
 Random weights (a random vgg_normalised in the published layout and the default-initialised decoder /
 transformer): throughput does not depend on the weights. Content/style default to ../shared/data/images
 (9 photos, 8 paintings), loaded as in training: smaller side 512, random 256² crop. Each step is the full
-optimisation step of painterly.train.ff.FFTask (forward, losses, backward, Adam, lr schedule); the first
+optimisation step of painterly.methods.fftrain.FFTask (forward, losses, backward, Adam, lr schedule); the first
 step is a warm-up and not timed; data loading happens in the main process but is timed separately.
 """
 
@@ -23,7 +23,7 @@ import torch
 
 from painterly.nn.vgg import normalised_layout
 from painterly.train.data import InfiniteSampler
-from painterly.train.ff import FFTask, datasets, recipe
+from painterly.methods.fftrain import FFTask, datasets, recipe
 from painterly.train.loop import TrainContext
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "images"  # ../shared beside the checkout

@@ -28,7 +28,7 @@ def main() -> None:
 
     from painterly.image import save_image
     from painterly.methods import pix2pix as p2p
-    from painterly.train.data import PairedConfig, PairedDataset
+    from painterly.methods.pix2pix import PairedConfig, PairedDataset
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=Path, required=True)

@@ -14,7 +14,7 @@ from PIL import Image
 from conftest import assert_one_line_error, run_cli
 from painterly.errors import PainterlyError
 from painterly.methods import pix2pix as p2p
-from painterly.train.data import PairedConfig, PairedDataset
+from painterly.methods.pix2pix import PairedConfig, PairedDataset
 
 torch.set_num_threads(1)
 
@@ -469,7 +469,9 @@ def test_evaluate_cli_json(tmp_path: Path, tiny_ckpt: Path) -> None:
 def test_onnx_export_parity(tmp_path: Path, tiny_ckpt: Path) -> None:
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    out = p2p.export_onnx(tiny_ckpt, tmp_path / "g.onnx")
+    from painterly.export import export_pix2pix
+
+    out = export_pix2pix(tiny_ckpt, tmp_path / "g.onnx")
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     G, _ = p2p.load_generator(tiny_ckpt)
     G.eval()

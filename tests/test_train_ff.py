@@ -116,7 +116,7 @@ def data(tmp_module: Path) -> tuple[Path, Path]:
 
 
 def ff_config(method: str, data: tuple[Path, Path], vgg_path: Path, **kw: object):  # type: ignore[no-untyped-def]
-    from painterly.train.ff import recipe
+    from painterly.methods.fftrain import recipe
 
     cfg, _ = recipe(method)
     cfg.content_dir, cfg.style_dir, cfg.vgg = str(data[0]), str(data[1]), str(vgg_path)
@@ -137,7 +137,7 @@ def loop_config(out: Path, iterations: int, **kw: object):  # type: ignore[no-un
 
 
 def fixed_batch(data: tuple[Path, Path]) -> tuple[torch.Tensor, torch.Tensor]:
-    from painterly.train.ff import ContentStyleDataset, image_folder
+    from painterly.methods.fftrain import ContentStyleDataset, image_folder
 
     ds = ContentStyleDataset(image_folder(str(data[0]), 40, CROP, "content folder"),
                              image_folder(str(data[1]), 40, CROP, "style folder"))
@@ -149,7 +149,7 @@ def total_loss(cfg, batch: tuple[torch.Tensor, torch.Tensor], decoder: Path | No
                transformer: Path | None = None) -> float:
     import dataclasses
 
-    from painterly.train.ff import build_losses, weighted_total
+    from painterly.methods.fftrain import build_losses, weighted_total
 
     net = build_losses(dataclasses.replace(cfg, init_decoder=str(decoder) if decoder else None,
                                            init_transformer=str(transformer) if transformer else None))
@@ -176,7 +176,7 @@ def init_files(tmp_module: Path) -> dict[str, Path]:
 def runs(tmp_module: Path, data: tuple[Path, Path], vgg_file: Path, init_files: dict[str, Path]
          ) -> dict[str, Path]:
     """One short training run per method, started from init_files, shared by the tests below."""
-    from painterly.train.ff import train
+    from painterly.methods.fftrain import train
 
     lrs = {"adain": 2e-4, "sanet": 1e-4}
     out = {}
@@ -195,7 +195,7 @@ def runs(tmp_module: Path, data: tuple[Path, Path], vgg_file: Path, init_files: 
 # ----------------------------------------------------------------------------------------------------
 
 def test_adain_losses_match_the_reference_formulas(vgg_file: Path, data: tuple[Path, Path]) -> None:
-    from painterly.train.ff import build_losses
+    from painterly.methods.fftrain import build_losses
 
     cfg = ff_config("adain", data, vgg_file)
     net = build_losses(cfg)
@@ -213,7 +213,7 @@ def test_adain_losses_match_the_reference_formulas(vgg_file: Path, data: tuple[P
 
 def test_sanet_losses_match_the_reference_formulas(vgg_file: Path, data: tuple[Path, Path],
                                                    init_files: dict[str, Path]) -> None:
-    from painterly.train.ff import build_losses
+    from painterly.methods.fftrain import build_losses
 
     cfg = ff_config("sanet", data, vgg_file, init_decoder=str(init_files["decoder"]),
                     init_transformer=str(init_files["transformer"]))
@@ -233,7 +233,7 @@ def test_sanet_losses_match_the_reference_formulas(vgg_file: Path, data: tuple[P
 
 def test_inverse_decay_schedule(vgg_file: Path, data: tuple[Path, Path]) -> None:
     """Step i runs at lr/(1 + decay·i), the reference's adjust_learning_rate."""
-    from painterly.train.ff import FFTask, datasets
+    from painterly.methods.fftrain import FFTask, datasets
     from painterly.train.loop import TrainContext
 
     cfg = ff_config("adain", data, vgg_file, lr=1e-4, lr_decay=0.5)
@@ -305,7 +305,7 @@ def test_init_weights_are_where_training_starts(method: str, runs: dict[str, Pat
     """The first logged loss (computed before the first update) is the --init weights' loss on the first
     batch of the sampler's stream (seed 7, positions 0 and 1)."""
     from painterly.train.data import InfiniteSampler
-    from painterly.train.ff import datasets
+    from painterly.methods.fftrain import datasets
 
     cfg = ff_config(method, data, vgg_file)
     ds = datasets(cfg)
@@ -344,6 +344,7 @@ def test_exports_run_in_the_inference_methods(method: str, runs: dict[str, Path]
     from painterly import api
     from painterly import image as im
     from painterly.methods.base import StyleSpec
+    from painterly.nn.convert import to_tensor
 
     run = runs[method]
     content, style = min(data[0].glob("*.png")), min(data[1].glob("*.jpg"))
@@ -352,7 +353,7 @@ def test_exports_run_in_the_inference_methods(method: str, runs: dict[str, Path]
         opts["transformer_weights"] = str(run / "transformer_iter_6.pth")
     m = api.make_method(method, size=0, style_size=0, device="cpu", progress=False, **opts)
     prepared = m.prepare([StyleSpec(str(style), 1.0, im.load_image(style))])
-    c, s = im.to_tensor(im.load_image(content).rgb), im.to_tensor(im.load_image(style).rgb)
+    c, s = to_tensor(im.load_image(content).rgb), to_tensor(im.load_image(style).rgb)
     got = m.stylise(c, prepared, None)  # type: ignore[attr-defined]
 
     vgg, dec = ref_vgg(), ref_decoder()
@@ -375,7 +376,7 @@ def test_exports_run_in_the_inference_methods(method: str, runs: dict[str, Path]
 @pytest.mark.parametrize("method", ["adain", "sanet"])
 def test_resume_is_bit_identical_to_an_uninterrupted_run(method: str, tmp_path: Path, vgg_file: Path,
                                                          data: tuple[Path, Path]) -> None:
-    from painterly.train.ff import train
+    from painterly.methods.fftrain import train
     from painterly.train.loop import read_checkpoint
 
     n = 2 if method == "adain" else 1  # SANet steps cost ~3 AdaIN steps
@@ -454,7 +455,7 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, vgg_file: 
 def test_missing_encoder_and_bad_settings_are_clear(tmp_path: Path, data: tuple[Path, Path], vgg_file: Path,
                                                     init_files: dict[str, Path]) -> None:
     from painterly.errors import PainterlyError
-    from painterly.train.ff import train
+    from painterly.methods.fftrain import train
 
     run = tmp_path / "run"
     # no --vgg and an empty weights cache (conftest's PAINTERLY_HOME): the hub's import hint + --vgg

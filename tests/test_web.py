@@ -269,7 +269,9 @@ def test_pix2pix_tab_translates_like_the_cli(tmp_path: Path) -> None:
     src = smooth_image(tmp_path / "in.png", (100, 60), 4)
     got = fn(Image.open(src).convert("RGB"))
     assert got.size == (100, 60)
-    [(_, written)] = p2p.translate_files([str(src)], ckpt, tmp_path / "cli.png", progress=False)
+    from painterly import api
+
+    [(_, written)] = api.translate_files([str(src)], ckpt, tmp_path / "cli.png", progress=False)
     diff = np.abs(np.asarray(got, np.int16) - np.asarray(Image.open(written).convert("RGB"), np.int16))
     assert diff.max() == 0     # same network, mode and seed as `painterly translate`
 

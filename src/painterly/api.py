@@ -268,3 +268,61 @@ def weights_fetch(name: str, verify: bool = True, progress: bool = True) -> hub.
 
 def weights_verify(name: str) -> hub.VerifyReport:
     return hub.verify(name)
+
+
+# ----------------------------------------------------------------------------------------------------
+# pix2pix: file-level translation (inputs, output names, sheets) over pix2pix's image-level translate
+# ----------------------------------------------------------------------------------------------------
+
+def translate_files(inputs: Sequence[str | Path], checkpoint: str | Path, output: str | Path | None = None,
+                    eval_mode: bool = False, seed: int = 0, pairs: bool = False, direction: str = "AtoB",
+                    size: int = 0, sheet: str | Path | None = None, netG: str | None = None,
+                    norm: str | None = None, ngf: int | None = None, device: str = "auto",
+                    progress: bool = True) -> list[tuple[Path, Path]]:
+    """Translate image files with a pix2pix generator; returns [(input, written file)].
+
+    One input → ``output`` is a file (default ``STEM-pix2pix.png``); several → a folder (default
+    ``translated/``) of ``STEM.png``. ``pairs``: inputs are A|B images, ``direction`` picks the input half
+    and the other half is the sheet's target column. ``size``: resize the long side first (0 = native).
+    See ``painterly translate --help``.
+    """
+    from tqdm import tqdm
+
+    from .methods import pix2pix as p2p
+    from .nn.device import pick, seed_everything
+
+    p2p.check_direction(direction)
+    files = expand_inputs(inputs, "input")
+    many = len(files) > 1
+    out = Path(output) if output is not None else (Path("translated") if many else
+                                                    Path(f"{files[0].stem}-pix2pix.png"))
+    if many and out.suffix.lower() in im.SAVE_FORMATS:
+        raise PainterlyError(f"{len(files)} inputs need an output folder, but -o {out} looks like a file name.")
+    if not many and out.suffix.lower() not in im.SAVE_FORMATS:
+        raise PainterlyError(f"cannot save {out}: unknown extension {out.suffix or '(none)'}; use one of "
+                             + ", ".join(sorted(im.SAVE_FORMATS)))
+    if sheet is not None and Path(sheet).suffix.lower() not in im.SAVE_FORMATS:
+        raise PainterlyError(f"cannot save sheet {sheet}: unknown extension {Path(sheet).suffix or '(none)'}.")
+    dev = pick(device)
+    G, opts = p2p.load_generator(checkpoint, netG=netG, norm=norm, ngf=ngf)
+    G.to(dev)
+    p2p.set_mode(G, eval_mode)
+    seed_everything(seed)  # once: with dropout on, image k's noise depends on the images before it
+    done: list[tuple[Path, Path]] = []
+    rows: list[list[Image.Image]] = []
+    for f in tqdm(files, desc="translate", unit="img", disable=not (progress and many)):
+        pic = im.load_image(f, "input image")
+        src, tgt = p2p.split_pair(pic.rgb, f, direction) if pairs else (pic.rgb, None)
+        src = im.resize_long(src, size)
+        result = p2p.translate_image(G, opts, src, dev)
+        dest = out / f"{f.stem}.png" if many else out
+        im.save_image(result, dest)
+        done.append((f, dest))
+        if sheet is not None:
+            row = [src, result]
+            if tgt is not None:
+                row.append(tgt.resize(src.size, Image.Resampling.BICUBIC))
+            rows.append(row)
+    if sheet is not None and rows:
+        im.save_image(p2p.image_sheet(rows), sheet)
+    return done

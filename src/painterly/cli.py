@@ -14,6 +14,11 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .errors import PainterlyError
+# torch-free config dataclasses: the training commands read their option defaults from these
+from .methods.fftrain.config import recipe as ff_recipe
+from .methods.pix2pix.config import Pix2PixConfig
+from .methods.pix2pix.options import DiscriminatorOptions, GeneratorOptions
+from .train.config import TrainConfig
 
 app = typer.Typer(
     name="painterly",
@@ -545,12 +550,62 @@ def export_onnx(
 
 
 # ----------------------------------------------------------------------------------------------------
+# training: shared helpers (defaults come from the config dataclasses; one resume path)
+# ----------------------------------------------------------------------------------------------------
+
+def _default(cls: type[Any], name: str) -> Any:
+    """The default of dataclass field ``name``: option defaults are read from the configs, not restated."""
+    f = {f.name: f for f in dataclasses.fields(cls)}[name]
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    raise TypeError(f"{cls.__name__}.{name} has no default")
+
+
+def _from_command_line(ctx: typer.Context, values: dict[str, Any], rename: dict[str, str] | None = None
+                       ) -> dict[str, Any]:
+    """Only the options typed on the command line (not defaults), keyed by parameter name and returned
+    under their config field names (``rename``): what a resumed run merges in, what a new run lays over
+    its recipe."""
+    rename = rename or {}
+    # by name: typer ships its own copy of click, whose ParameterSource enum is not click's
+    return {rename.get(k, k): v for k, v in values.items()
+            if getattr(ctx.get_parameter_source(k), "name", None) in ("COMMANDLINE", "ENVIRONMENT", "PROMPT")}
+
+
+def _new_run_out(out: Path | None, needed: str, *required: object) -> Path:
+    if out is None or any(r is None for r in required):
+        _fail(f"give {needed} and --out RUN (or --resume RUN).")
+    assert out is not None
+    if (Path(out) / "checkpoint.pt").exists():
+        _fail(f"{out} already holds a run; continue it with --resume {out} or choose another --out.")
+    return Path(out)
+
+
+def _report(res: Any, command: str, epochs: bool) -> None:
+    """The end-of-run summary; an interrupted run says how to continue and exits 130."""
+    summary = ", ".join(f"{k} {v:.4g}" for k, v in {**res.last_losses, **res.last_metrics}.items())
+    span = f"{res.epochs:.1f} epochs, {res.seconds:.0f}s" if epochs else f"{res.seconds:.0f}s"
+    typer.echo(f"{'interrupted at' if res.interrupted else 'trained'} {res.iterations} iterations "
+               f"({span}): {summary}", err=True)
+    for p in res.exported:
+        typer.echo(f"wrote {p}", err=True)
+    if res.interrupted:
+        typer.echo(f"saved; continue with: painterly train {command} --resume {res.out}", err=True)
+        raise typer.Exit(130)
+
+
+# ----------------------------------------------------------------------------------------------------
 # training: train adain / train sanet
 # ----------------------------------------------------------------------------------------------------
 
 PANEL_FFT_DATA = "Data"
 PANEL_FFT_OPT = "Optimisation (default: the published recipe)"
 PANEL_FFT_RUN = "Run"
+
+_ADAIN, _ADAIN_LOOP = ff_recipe("adain")
+_SANET, _SANET_LOOP = ff_recipe("sanet")
 
 _FFContentDir = Annotated[Optional[Path], typer.Option(
     help="Content photos (searched recursively; the recipe uses MS-COCO).", rich_help_panel=PANEL_FFT_DATA)]
@@ -566,10 +621,11 @@ _FFVgg = Annotated[Optional[Path], typer.Option(
 _FFInit = Annotated[Optional[Path], typer.Option(
     help="Start from a decoder in the published layout (e.g. decoder.pth, or a run's decoder_iter_N.pth).",
     rich_help_panel=PANEL_FFT_RUN)]
-_FFIterations = Annotated[Optional[int], typer.Option(help="Total iterations [recipe: 160000].",
+_FFIterations = Annotated[Optional[int], typer.Option(help=f"Total iterations [recipe: {_ADAIN_LOOP['iterations']}].",
                                                       rich_help_panel=PANEL_FFT_OPT)]
-_FFBatch = Annotated[Optional[int], typer.Option(help="Images per step and process [recipe: adain 8, "
-                                                 "sanet 5].", rich_help_panel=PANEL_FFT_OPT)]
+_FFBatch = Annotated[Optional[int], typer.Option(help=f"Images per step and process [recipe: adain "
+                                                 f"{_ADAIN_LOOP['batch_size']}, sanet {_SANET_LOOP['batch_size']}].",
+                                                 rich_help_panel=PANEL_FFT_OPT)]
 _FFLr = Annotated[float, typer.Option(help="Adam learning rate.", rich_help_panel=PANEL_FFT_OPT)]
 _FFLrDecay = Annotated[float, typer.Option(help="Inverse decay: step i uses lr/(1 + decay·i).",
                                            rich_help_panel=PANEL_FFT_OPT)]
@@ -579,88 +635,50 @@ _FFLoad = Annotated[int, typer.Option(help="Resize each image's smaller side to 
 _FFCrop = Annotated[int, typer.Option(help="Then a random square crop of this side (training resolution).",
                                       rich_help_panel=PANEL_FFT_DATA)]
 _FFSeed = Annotated[int, typer.Option(help="Seed (same seed → same run on CPU).", rich_help_panel=PANEL_FFT_RUN)]
-_FFCkpt = Annotated[Optional[int], typer.Option(help="Iterations between checkpoints [1000].",
-                                                rich_help_panel=PANEL_FFT_RUN)]
+_FFCkpt = Annotated[Optional[int], typer.Option(help=f"Iterations between checkpoints "
+                                                f"[{_ADAIN_LOOP['checkpoint_every']}].", rich_help_panel=PANEL_FFT_RUN)]
 _FFExport = Annotated[Optional[int], typer.Option(help="Iterations between decoder_iter_N.pth exports "
-                                                  "(0: only at the end) [10000].", rich_help_panel=PANEL_FFT_RUN)]
+                                                  f"(0: only at the end) [{_ADAIN.export_every}].",
+                                                  rich_help_panel=PANEL_FFT_RUN)]
 _FFSample = Annotated[Optional[int], typer.Option(help="Iterations between sample sheets in RUN/samples "
-                                                  "(0: never) [1000].", rich_help_panel=PANEL_FFT_RUN)]
-_FFLog = Annotated[Optional[int], typer.Option(help="Iterations per row of losses.csv [10].",
+                                                  f"(0: never) [{_ADAIN_LOOP['sample_every']}].",
+                                                  rich_help_panel=PANEL_FFT_RUN)]
+_FFLog = Annotated[Optional[int], typer.Option(help=f"Iterations per row of losses.csv [{_ADAIN_LOOP['log_every']}].",
                                                rich_help_panel=PANEL_FFT_RUN)]
 _FFWorkers = Annotated[Optional[int], typer.Option(help="Data loader processes [half the CPUs, at most 4].",
                                                    rich_help_panel=PANEL_FFT_RUN)]
 _FFThreads = Annotated[Optional[int], typer.Option(help="torch CPU threads (0 = torch's default).",
                                                    rich_help_panel=PANEL_FFT_RUN)]
-_FFDevice = Annotated[Optional[str], typer.Option(help="auto | cpu | cuda | mps [auto].",
+_FFDevice = Annotated[Optional[str], typer.Option(help=f"auto | cpu | cuda | mps [{_default(TrainConfig, 'device')}].",
                                                   rich_help_panel=PANEL_FFT_RUN)]
 _FFTb = Annotated[bool, typer.Option("--tensorboard", help="Also log to RUN/tb (if tensorboard is installed).",
                                      rich_help_panel=PANEL_FFT_RUN)]
 _FFQuiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.", rich_help_panel=PANEL_FFT_RUN)]
 
+# FFTrainConfig fields a resumed run may take from the command line: the same data in a new place
+_FF_MOVABLE = ("content_dir", "style_dir", "vgg")
 
-def _train_ff(method: str, *, content_dir: Path | None, style_dir: Path | None, out: Path | None,
-              resume: Path | None, vgg: Path | None, init: Path | None, init_transformer: Path | None,
-              iterations: int | None, batch_size: int | None, seed: int, checkpoint_every: int | None,
-              export_every: int | None, sample_every: int | None, log_every: int | None, workers: int | None,
-              threads: int | None, device: str | None, tensorboard: bool, quiet: bool,
-              **recipe_opts: Any) -> None:
-    """Shared body of `train adain` / `train sanet`: build (or reload) the configs, run, report."""
-    import os
 
-    from .train import ff
-    from .train.loop import TrainConfig, read_checkpoint
+def _train_ff(ctx: typer.Context, method: str, resume: Path | None, out: Path | None, quiet: bool,
+              loop_opts: dict[str, Any], task_opts: dict[str, Any]) -> None:
+    """Shared body of `train adain` / `train sanet`: the recipe (or the run's saved settings) with the
+    command-line options laid over it, then train and report. Option names equal config field names."""
+    from .methods import fftrain
+    from .train.config import resume_configs
 
+    loop_given = {**_from_command_line(ctx, loop_opts), "progress": not quiet}
+    task_given = _from_command_line(ctx, task_opts, rename={"init": "init_decoder"})
+    task_given = {k: (str(v) if isinstance(v, Path) else v) for k, v in task_given.items()}
     if resume is not None:
-        ck = read_checkpoint(resume)
-        if ck.get("task") != method:
-            _fail(f"{resume} is a {ck.get('task')!r} run, not {method}; use painterly train {ck.get('task')} "
-                  f"--resume {resume}.")
-        cfg = ff.FFTrainConfig(**ck["task_config"])
-        if content_dir is not None:  # the data moved: same images, new place
-            cfg.content_dir = str(content_dir)
-        if style_dir is not None:
-            cfg.style_dir = str(style_dir)
-        if vgg is not None:
-            cfg.vgg = str(vgg)
-        loop = TrainConfig(**{**ck["train_config"], "out": str(resume)})
-        if iterations is not None:
-            loop.iterations = iterations
-        resumed = True
+        cfg, loop = resume_configs(resume, method, fftrain.FFTrainConfig, loop_given, task_given,
+                                   movable=_FF_MOVABLE)
     else:
-        if content_dir is None or style_dir is None or out is None:
-            _fail("give --content-dir DIR, --style-dir DIR and --out RUN (or --resume RUN).")
-        assert out is not None
-        if (out / "checkpoint.pt").exists():
-            _fail(f"{out} already holds a run; continue it with --resume {out} or choose another --out.")
-        cfg, loop_defaults = ff.recipe(method)
-        cfg = dataclasses.replace(cfg, content_dir=str(content_dir), style_dir=str(style_dir),
-                                  vgg=str(vgg) if vgg else None, init_decoder=str(init) if init else None,
-                                  init_transformer=str(init_transformer) if init_transformer else None,
-                                  **recipe_opts)
-        if export_every is not None:
-            cfg.export_every = export_every
-        loop = TrainConfig(out=str(out), iterations=loop_defaults["iterations"] if iterations is None else iterations,
-                           batch_size=loop_defaults["batch_size"] if batch_size is None else batch_size,
-                           seed=seed, checkpoint_every=1000, sample_every=1000, log_every=10,
-                           workers=min(4, (os.cpu_count() or 2) // 2))
-        resumed = False
-    for name, value in (("checkpoint_every", checkpoint_every), ("sample_every", sample_every),
-                        ("log_every", log_every), ("workers", workers), ("threads", threads), ("device", device)):
-        if value is not None:
-            setattr(loop, name, value)
-    if resumed and batch_size is not None and batch_size != loop.batch_size:
-        _fail(f"--batch-size cannot change on --resume (the run uses {loop.batch_size}).")
-    loop.tensorboard = loop.tensorboard or tensorboard
-    loop.progress = not quiet
-    res = ff.train(cfg, loop, resume=resumed)
-    summary = ", ".join(f"{k} {v:.4g}" for k, v in res.last_losses.items())
-    typer.echo(f"{'interrupted at' if res.interrupted else 'trained'} {res.iterations} iterations "
-               f"({res.seconds:.0f}s): {summary}", err=True)
-    for p in res.exported:
-        typer.echo(f"wrote {p}", err=True)
-    if res.interrupted:
-        typer.echo(f"saved; continue with: painterly train {method} --resume {res.out}", err=True)
-        raise typer.Exit(130)
+        out = _new_run_out(out, "--content-dir DIR, --style-dir DIR", task_given.get("content_dir"),
+                           task_given.get("style_dir"))
+        recipe_cfg, recipe_loop = fftrain.recipe(method)
+        cfg = dataclasses.replace(recipe_cfg, **task_given)
+        loop = TrainConfig(**{**recipe_loop, **loop_given, "out": str(out)})
+    _report(fftrain.train(cfg, loop, resume=resume is not None), method, epochs=False)
 
 
 @train_app.command(
@@ -673,6 +691,7 @@ def _train_ff(method: str, *, content_dir: Path | None, style_dir: Path | None, 
     "Then: painterly stylize photo.jpg --style s.jpg --method adain --weights runs/adain/decoder_iter_160000.pth",
 )
 def train_adain(
+    ctx: typer.Context,
     content_dir: _FFContentDir = None,
     style_dir: _FFStyleDir = None,
     out: _FFOut = None,
@@ -681,14 +700,14 @@ def train_adain(
     init: _FFInit = None,
     iterations: _FFIterations = None,
     batch_size: _FFBatch = None,
-    lr: _FFLr = 1e-4,
-    lr_decay: _FFLrDecay = 5e-5,
-    content_weight: _FFContentW = 1.0,
+    lr: _FFLr = _ADAIN.lr,
+    lr_decay: _FFLrDecay = _ADAIN.lr_decay,
+    content_weight: _FFContentW = _ADAIN.content_weight,
     style_weight: Annotated[float, typer.Option(help="λs, weight of the mean/std style loss (relu1_1…4_1).",
-                                                rich_help_panel=PANEL_FFT_OPT)] = 10.0,
-    load_size: _FFLoad = 512,
-    crop_size: _FFCrop = 256,
-    seed: _FFSeed = 0,
+                                                rich_help_panel=PANEL_FFT_OPT)] = _ADAIN.style_weight,
+    load_size: _FFLoad = _ADAIN.load_size,
+    crop_size: _FFCrop = _ADAIN.crop_size,
+    seed: _FFSeed = _default(TrainConfig, "seed"),
     checkpoint_every: _FFCkpt = None,
     export_every: _FFExport = None,
     sample_every: _FFSample = None,
@@ -696,16 +715,18 @@ def train_adain(
     workers: _FFWorkers = None,
     threads: _FFThreads = None,
     device: _FFDevice = None,
-    tensorboard: _FFTb = False,
+    tensorboard: _FFTb = _default(TrainConfig, "tensorboard"),
     quiet: _FFQuiet = False,
 ) -> None:
     """Train an AdaIN decoder (frozen VGG encoder; Lc on the AdaIN target + λ·mean/std style loss)."""
-    _train_ff("adain", content_dir=content_dir, style_dir=style_dir, out=out, resume=resume, vgg=vgg, init=init,
-              init_transformer=None, iterations=iterations, batch_size=batch_size, seed=seed,
-              checkpoint_every=checkpoint_every, export_every=export_every, sample_every=sample_every,
-              log_every=log_every, workers=workers, threads=threads, device=device, tensorboard=tensorboard,
-              quiet=quiet, lr=lr, lr_decay=lr_decay, content_weight=content_weight, style_weight=style_weight,
-              load_size=load_size, crop_size=crop_size)
+    _train_ff(ctx, "adain", resume, out, quiet,
+              loop_opts={"iterations": iterations, "batch_size": batch_size, "seed": seed,
+                         "checkpoint_every": checkpoint_every, "sample_every": sample_every, "log_every": log_every,
+                         "workers": workers, "threads": threads, "device": device, "tensorboard": tensorboard},
+              task_opts={"content_dir": content_dir, "style_dir": style_dir, "vgg": vgg, "init": init,
+                         "lr": lr, "lr_decay": lr_decay, "content_weight": content_weight,
+                         "style_weight": style_weight, "load_size": load_size, "crop_size": crop_size,
+                         "export_every": export_every})
 
 
 @train_app.command(
@@ -718,6 +739,7 @@ def train_adain(
     "painterly stylize photo.jpg --style s.jpg --method sanet --weights runs/sanet/decoder_iter_160000.pth",
 )
 def train_sanet(
+    ctx: typer.Context,
     content_dir: _FFContentDir = None,
     style_dir: _FFStyleDir = None,
     out: _FFOut = None,
@@ -729,18 +751,20 @@ def train_sanet(
         rich_help_panel=PANEL_FFT_RUN)] = None,
     iterations: _FFIterations = None,
     batch_size: _FFBatch = None,
-    lr: _FFLr = 1e-4,
-    lr_decay: _FFLrDecay = 5e-5,
-    content_weight: _FFContentW = 1.0,
+    lr: _FFLr = _SANET.lr,
+    lr_decay: _FFLrDecay = _SANET.lr_decay,
+    content_weight: _FFContentW = _SANET.content_weight,
     style_weight: Annotated[float, typer.Option(help="λs, weight of the mean/std style loss (relu1_1…5_1).",
-                                                rich_help_panel=PANEL_FFT_OPT)] = 3.0,
+                                                rich_help_panel=PANEL_FFT_OPT)] = _SANET.style_weight,
     identity1_weight: Annotated[float, typer.Option("--identity1-weight", help="λid1: pixel MSE of I_cc vs c "
-                                                    "and I_ss vs s.", rich_help_panel=PANEL_FFT_OPT)] = 50.0,
+                                                    "and I_ss vs s.", rich_help_panel=PANEL_FFT_OPT)
+                                ] = _SANET.identity1_weight,
     identity2_weight: Annotated[float, typer.Option("--identity2-weight", help="λid2: feature MSE of I_cc, I_ss "
-                                                    "at relu1_1…5_1.", rich_help_panel=PANEL_FFT_OPT)] = 1.0,
-    load_size: _FFLoad = 512,
-    crop_size: _FFCrop = 256,
-    seed: _FFSeed = 0,
+                                                    "at relu1_1…5_1.", rich_help_panel=PANEL_FFT_OPT)
+                                ] = _SANET.identity2_weight,
+    load_size: _FFLoad = _SANET.load_size,
+    crop_size: _FFCrop = _SANET.crop_size,
+    seed: _FFSeed = _default(TrainConfig, "seed"),
     checkpoint_every: _FFCkpt = None,
     export_every: _FFExport = None,
     sample_every: _FFSample = None,
@@ -748,17 +772,19 @@ def train_sanet(
     workers: _FFWorkers = None,
     threads: _FFThreads = None,
     device: _FFDevice = None,
-    tensorboard: _FFTb = False,
+    tensorboard: _FFTb = _default(TrainConfig, "tensorboard"),
     quiet: _FFQuiet = False,
 ) -> None:
     """Train SANet's transformer and decoder (frozen VGG encoder; content, style and identity losses)."""
-    _train_ff("sanet", content_dir=content_dir, style_dir=style_dir, out=out, resume=resume, vgg=vgg, init=init,
-              init_transformer=init_transformer, iterations=iterations, batch_size=batch_size, seed=seed,
-              checkpoint_every=checkpoint_every, export_every=export_every, sample_every=sample_every,
-              log_every=log_every, workers=workers, threads=threads, device=device, tensorboard=tensorboard,
-              quiet=quiet, lr=lr, lr_decay=lr_decay, content_weight=content_weight, style_weight=style_weight,
-              identity1_weight=identity1_weight, identity2_weight=identity2_weight, load_size=load_size,
-              crop_size=crop_size)
+    _train_ff(ctx, "sanet", resume, out, quiet,
+              loop_opts={"iterations": iterations, "batch_size": batch_size, "seed": seed,
+                         "checkpoint_every": checkpoint_every, "sample_every": sample_every, "log_every": log_every,
+                         "workers": workers, "threads": threads, "device": device, "tensorboard": tensorboard},
+              task_opts={"content_dir": content_dir, "style_dir": style_dir, "vgg": vgg, "init": init,
+                         "init_transformer": init_transformer, "lr": lr, "lr_decay": lr_decay,
+                         "content_weight": content_weight, "style_weight": style_weight,
+                         "identity1_weight": identity1_weight, "identity2_weight": identity2_weight,
+                         "load_size": load_size, "crop_size": crop_size, "export_every": export_every})
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -781,6 +807,7 @@ PANEL_P2P_RUN = "Run"
     "  torchrun --nproc_per_node 2 -m painterly train pix2pix --data facades --out runs/ddp",
 )
 def train_pix2pix(
+    ctx: typer.Context,
     data: Annotated[Optional[Path], typer.Option(help="Pairs: A|B images side by side, or folders A/ and B/ "
                                                  "paired by file name. A folder with train/ (and val/ or test/) "
                                                  "uses those.", rich_help_panel=PANEL_P2P_DATA)] = None,
@@ -792,101 +819,97 @@ def train_pix2pix(
     val: Annotated[Optional[Path], typer.Option(help="Held-out pairs for per-epoch L1/PSNR/SSIM.",
                                                 rich_help_panel=PANEL_P2P_DATA)] = None,
     direction: Annotated[str, typer.Option(help="AtoB (left/A is the input) or BtoA. Facades labels→photo "
-                                           "is BtoA.", rich_help_panel=PANEL_P2P_DATA)] = "AtoB",
+                                           "is BtoA.", rich_help_panel=PANEL_P2P_DATA)
+                         ] = _default(GeneratorOptions, "direction"),
     load_size: Annotated[int, typer.Option(help="Resize both halves to this square first (0 = keep).",
-                                           rich_help_panel=PANEL_P2P_DATA)] = 286,
+                                           rich_help_panel=PANEL_P2P_DATA)] = _default(Pix2PixConfig, "load_size"),
     crop_size: Annotated[int, typer.Option(help="Random square crop (training resolution).",
-                                           rich_help_panel=PANEL_P2P_DATA)] = 256,
+                                           rich_help_panel=PANEL_P2P_DATA)] = _default(Pix2PixConfig, "crop_size"),
     no_flip: Annotated[bool, typer.Option("--no-flip", help="No random horizontal flips.",
-                                          rich_help_panel=PANEL_P2P_DATA)] = False,
+                                          rich_help_panel=PANEL_P2P_DATA)] = not _default(Pix2PixConfig, "flip"),
     netG: Annotated[str, typer.Option("--netG", help="unet_256 | unet_128 | resnet_9blocks.",
-                                      rich_help_panel=PANEL_P2P_ARCH)] = "unet_256",
+                                      rich_help_panel=PANEL_P2P_ARCH)] = _default(GeneratorOptions, "netG"),
     netD: Annotated[str, typer.Option("--netD", help="basic (70x70 PatchGAN) | n_layers | pixel.",
-                                      rich_help_panel=PANEL_P2P_ARCH)] = "basic",
+                                      rich_help_panel=PANEL_P2P_ARCH)] = _default(DiscriminatorOptions, "netD"),
     n_layers_D: Annotated[int, typer.Option("--n-layers-D", help="Layers of --netD n_layers.",
-                                            rich_help_panel=PANEL_P2P_ARCH)] = 3,
-    norm: Annotated[str, typer.Option(help="batch | instance | none.", rich_help_panel=PANEL_P2P_ARCH)] = "batch",
-    ngf: Annotated[int, typer.Option(help="Generator width.", rich_help_panel=PANEL_P2P_ARCH)] = 64,
-    ndf: Annotated[int, typer.Option(help="Discriminator width.", rich_help_panel=PANEL_P2P_ARCH)] = 64,
+                                            rich_help_panel=PANEL_P2P_ARCH)] = _default(DiscriminatorOptions,
+                                                                                        "n_layers"),
+    norm: Annotated[str, typer.Option(help="batch | instance | none.", rich_help_panel=PANEL_P2P_ARCH)
+                    ] = _default(GeneratorOptions, "norm"),
+    ngf: Annotated[int, typer.Option(help="Generator width.", rich_help_panel=PANEL_P2P_ARCH)
+                   ] = _default(GeneratorOptions, "ngf"),
+    ndf: Annotated[int, typer.Option(help="Discriminator width.", rich_help_panel=PANEL_P2P_ARCH)
+                   ] = _default(DiscriminatorOptions, "ndf"),
     no_dropout: Annotated[bool, typer.Option("--no-dropout", help="No dropout in the generator.",
-                                             rich_help_panel=PANEL_P2P_ARCH)] = False,
+                                             rich_help_panel=PANEL_P2P_ARCH)] = not _default(GeneratorOptions,
+                                                                                             "dropout"),
     epochs: Annotated[int, typer.Option(help="Epochs at the initial learning rate.",
-                                        rich_help_panel=PANEL_P2P_OPT)] = 100,
+                                        rich_help_panel=PANEL_P2P_OPT)] = _default(Pix2PixConfig, "epochs"),
     epochs_decay: Annotated[int, typer.Option(help="Then epochs of linear decay to 0.",
-                                              rich_help_panel=PANEL_P2P_OPT)] = 100,
+                                              rich_help_panel=PANEL_P2P_OPT)] = _default(Pix2PixConfig,
+                                                                                         "epochs_decay"),
     batch_size: Annotated[int, typer.Option(help="Pairs per step (per process).",
-                                            rich_help_panel=PANEL_P2P_OPT)] = 1,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.", rich_help_panel=PANEL_P2P_OPT)] = 2e-4,
-    beta1: Annotated[float, typer.Option(help="Adam β1.", rich_help_panel=PANEL_P2P_OPT)] = 0.5,
+                                            rich_help_panel=PANEL_P2P_OPT)] = _default(TrainConfig, "batch_size"),
+    lr: Annotated[float, typer.Option(help="Adam learning rate.", rich_help_panel=PANEL_P2P_OPT)
+                  ] = _default(Pix2PixConfig, "lr"),
+    beta1: Annotated[float, typer.Option(help="Adam β1.", rich_help_panel=PANEL_P2P_OPT)
+                     ] = _default(Pix2PixConfig, "beta1"),
     lambda_l1: Annotated[float, typer.Option("--lambda-l1", help="Weight of the L1 loss.",
-                                             rich_help_panel=PANEL_P2P_OPT)] = 100.0,
+                                             rich_help_panel=PANEL_P2P_OPT)] = _default(Pix2PixConfig, "lambda_l1"),
     gan_weight: Annotated[float, typer.Option(help="Weight of the cGAN loss; 0 = L1-only baseline.",
-                                              rich_help_panel=PANEL_P2P_OPT)] = 1.0,
+                                              rich_help_panel=PANEL_P2P_OPT)] = _default(Pix2PixConfig, "gan_weight"),
     seed: Annotated[int, typer.Option(help="Seed (same seed → same run on CPU).",
-                                      rich_help_panel=PANEL_P2P_RUN)] = 0,
+                                      rich_help_panel=PANEL_P2P_RUN)] = _default(TrainConfig, "seed"),
     checkpoint_every: Annotated[int, typer.Option(help="Epochs between checkpoints.",
-                                                  rich_help_panel=PANEL_P2P_RUN)] = 1,
+                                                  rich_help_panel=PANEL_P2P_RUN)
+                                ] = _default(TrainConfig, "checkpoint_every_epochs"),
     sample_every: Annotated[int, typer.Option(help="Iterations between sample sheets (0: every epoch).",
-                                              rich_help_panel=PANEL_P2P_RUN)] = 0,
+                                              rich_help_panel=PANEL_P2P_RUN)] = _default(TrainConfig, "sample_every"),
     val_limit: Annotated[int, typer.Option(help="Validate on at most this many pairs (0 = all).",
-                                           rich_help_panel=PANEL_P2P_RUN)] = 0,
+                                           rich_help_panel=PANEL_P2P_RUN)] = _default(Pix2PixConfig, "val_limit"),
     workers: Annotated[Optional[int], typer.Option(help="Data loader processes.",
                                                    rich_help_panel=PANEL_P2P_RUN)] = None,
     threads: Annotated[Optional[int], typer.Option(help="torch CPU threads (0 = torch's default).",
                                                    rich_help_panel=PANEL_P2P_RUN)] = None,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.", rich_help_panel=PANEL_P2P_RUN)] = "auto",
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.", rich_help_panel=PANEL_P2P_RUN)
+                      ] = _default(TrainConfig, "device"),
     tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Also log to RUN/tb (if installed).",
-                                              rich_help_panel=PANEL_P2P_RUN)] = False,
+                                              rich_help_panel=PANEL_P2P_RUN)] = _default(TrainConfig, "tensorboard"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.",
                                         rich_help_panel=PANEL_P2P_RUN)] = False,
 ) -> None:
     """Train pix2pix (cGAN + λ·L1, PatchGAN) on paired images; writes checkpoints you can --resume."""
     from .methods import pix2pix as p2p
-    from .train.loop import TrainConfig, read_checkpoint
+    from .train.config import resume_configs
 
+    loop_opts = {"batch_size": batch_size, "seed": seed, "checkpoint_every": checkpoint_every,
+                 "sample_every": sample_every, "device": device, "tensorboard": tensorboard, "workers": workers,
+                 "threads": threads}
+    loop_given = {**_from_command_line(ctx, loop_opts, rename={"checkpoint_every": "checkpoint_every_epochs"}),
+                  "progress": not quiet}
     if resume is not None:
-        ck = read_checkpoint(resume)
-        if ck.get("task") != "pix2pix":
-            _fail(f"{resume} is a {ck.get('task')!r} run, not pix2pix.")
-        cfg = p2p.Pix2PixConfig(**ck["task_config"])
+        # the recipe and architecture are the run's; given ones are reported as ignored
+        recipe_given = _from_command_line(ctx, dict(
+            direction=direction, load_size=load_size, crop_size=crop_size, no_flip=no_flip, netG=netG, netD=netD,
+            n_layers_D=n_layers_D, norm=norm, ngf=ngf, ndf=ndf, no_dropout=no_dropout, epochs=epochs,
+            epochs_decay=epochs_decay, lr=lr, beta1=beta1, lambda_l1=lambda_l1, gan_weight=gan_weight,
+            val_limit=val_limit))
+        cfg, loop = resume_configs(resume, "pix2pix", Pix2PixConfig, loop_given, recipe_given)
         if data is not None:  # the data moved: same pairs, new place
             cfg.data, cfg.val = p2p.resolve_data_dirs(data, val or cfg.val or None)
-        loop = TrainConfig.from_dict(ck["train_config"], out=str(resume))
-        resumed = True
     else:
-        if data is None or out is None:
-            _fail("give --data DIR and --out RUN (or --resume RUN).")
-        if (Path(out) / "checkpoint.pt").exists():
-            _fail(f"{out} already holds a run; continue it with --resume {out} or choose another --out.")
+        out = _new_run_out(out, "--data DIR", data)
+        assert data is not None
         train_dir, val_dir = p2p.resolve_data_dirs(data, val)
-        g = p2p.GeneratorOptions(netG=netG, norm=norm, ngf=ngf, dropout=not no_dropout, direction=direction,
-                                 crop_size=crop_size)
-        d = p2p.DiscriminatorOptions(netD=netD, n_layers=n_layers_D, norm=norm, ndf=ndf)
-        if epochs < 0 or epochs_decay < 0:
-            _fail("--epochs and --epochs-decay must not be negative.")
-        if gan_weight < 0 or lambda_l1 < 0:
-            _fail("--gan-weight and --lambda-l1 must not be negative.")
-        cfg = p2p.Pix2PixConfig(data=train_dir, val=val_dir, generator=g.to_dict(),
-                                discriminator=dataclasses.asdict(d), load_size=load_size, crop_size=crop_size,
-                                flip=not no_flip, epochs=epochs, epochs_decay=epochs_decay, lr=lr, beta1=beta1,
-                                lambda_l1=lambda_l1, gan_weight=gan_weight, val_limit=val_limit)
-        loop = TrainConfig(out=str(out), batch_size=batch_size, seed=seed, checkpoint_every_epochs=checkpoint_every,
-                           sample_every=sample_every, device=device, tensorboard=tensorboard)
-        resumed = False
-    if workers is not None:
-        loop.workers = workers
-    if threads is not None:
-        loop.threads = threads
-    loop.progress = not quiet
-    res = p2p.train(cfg, loop, resume=resumed)
-    summary = ", ".join(f"{k} {v:.4g}" for k, v in {**res.last_losses, **res.last_metrics}.items())
-    typer.echo(f"{'interrupted at' if res.interrupted else 'trained'} {res.iterations} iterations "
-               f"({res.epochs:.1f} epochs, {res.seconds:.0f}s): {summary}", err=True)
-    for p in res.exported:
-        typer.echo(f"wrote {p}", err=True)
-    if res.interrupted:
-        typer.echo(f"saved; continue with: painterly train pix2pix --resume {res.out}", err=True)
-        raise typer.Exit(130)
+        g = GeneratorOptions(netG=netG, norm=norm, ngf=ngf, dropout=not no_dropout, direction=direction,
+                             crop_size=crop_size)
+        d = DiscriminatorOptions(netD=netD, n_layers=n_layers_D, norm=norm, ndf=ndf)
+        cfg = Pix2PixConfig(data=train_dir, val=val_dir, generator=g.to_dict(), discriminator=d.to_dict(),
+                            load_size=load_size, crop_size=crop_size, flip=not no_flip, epochs=epochs,
+                            epochs_decay=epochs_decay, lr=lr, beta1=beta1, lambda_l1=lambda_l1,
+                            gan_weight=gan_weight, val_limit=val_limit)
+        loop = TrainConfig(**{**loop_given, "out": str(out)})
+    _report(p2p.train(cfg, loop, resume=resume is not None), "pix2pix", epochs=True)
 
 
 @app.command(
@@ -907,20 +930,22 @@ def translate(
     seed: Annotated[int, typer.Option(help="Seed for the dropout noise.")] = 0,
     pairs: Annotated[bool, typer.Option("--pairs", help="Inputs are A|B pairs: translate one side, show the "
                                         "other as target in the sheet.")] = False,
-    direction: Annotated[str, typer.Option(help="With --pairs: AtoB or BtoA.")] = "AtoB",
+    direction: Annotated[str, typer.Option(help="With --pairs: AtoB or BtoA.")] = _default(GeneratorOptions,
+                                                                                            "direction"),
     size: Annotated[int, typer.Option(help="Resize the input's long side first (0 = native).")] = 0,
     sheet: Annotated[Optional[Path], typer.Option(help="Also write a sheet: input | output (| target).")] = None,
     netG: Annotated[Optional[str], typer.Option("--netG", help="For reference files: the generator.")] = None,
     norm: Annotated[Optional[str], typer.Option(help="For reference files: batch | instance | none.")] = None,
-    ngf: Annotated[Optional[int], typer.Option(help="For reference files: generator width (64).")] = None,
+    ngf: Annotated[Optional[int], typer.Option(help="For reference files: generator width "
+                                               f"({_default(GeneratorOptions, 'ngf')}).")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Translate images with a trained pix2pix generator (any size: padded to the network's multiple and
     cropped back)."""
-    from .methods import pix2pix as p2p
+    from . import api
 
-    for r in p2p.translate_files(inputs, checkpoint, output, eval_mode=eval_mode, seed=seed, pairs=pairs,
+    for r in api.translate_files(inputs, checkpoint, output, eval_mode=eval_mode, seed=seed, pairs=pairs,
                                  direction=direction, size=size, sheet=sheet, netG=netG, norm=norm, ngf=ngf,
                                  device=device, progress=not quiet):
         if not quiet:

@@ -1,4 +1,7 @@
-"""ONNX export: AdaIN / SANet as one content + style (+ alpha) → image graph with dynamic sizes.
+"""ONNX export, all of it: AdaIN / SANet as one content + style (+ alpha) → image graph, and pix2pix
+generators (``export_pix2pix``), both with dynamic sizes. Nothing below this module imports it.
+
+AdaIN / SANet:
 
 Inputs: ``content`` [1,3,H,W] and ``style`` [1,3,h,w], RGB in [0,1], any H, W, h, w ≥ 32; ``alpha``, a
 float32 scalar (0 = content reconstruction, 1 = full style). Output: ``image`` [1,3,H,W] (unclamped).
@@ -90,9 +93,7 @@ def export_onnx(method: str | None, out: str | Path, *, checkpoint: str | Path |
             raise PainterlyError(f"--checkpoint exports a pix2pix model; it does not apply to --method {method}.")
         if checkpoint is None:
             raise PainterlyError("--method pix2pix needs --checkpoint CKPT (a pix2pix training checkpoint).")
-        from .methods import pix2pix
-
-        pix2pix.export_onnx(checkpoint, out)
+        export_pix2pix(checkpoint, out)
         return out
     if method not in ("adain", "sanet"):
         raise PainterlyError(f"ONNX export supports --method adain, sanet (or pix2pix with --checkpoint), "
@@ -100,6 +101,47 @@ def export_onnx(method: str | None, out: str | Path, *, checkpoint: str | Path |
     m = make_method(method, progress=False, device="cpu", **options)
     _require_onnx()
     return export_feedforward(m, out)
+
+
+# ----------------------------------------------------------------------------------------------------
+# pix2pix
+# ----------------------------------------------------------------------------------------------------
+
+PIX2PIX_OPSET = 17
+
+
+def export_pix2pix(checkpoint: str | Path, out_path: str | Path, eval_mode: bool = True, opset: int = PIX2PIX_OPSET,
+                   netG: str | None = None, norm: str | None = None) -> Path:
+    """Export a pix2pix generator to ONNX: [N,3,H,W] in [-1,1] → same shape, H and W dynamic (multiples of
+    ``2^levels`` for U-Nets — pad like ``translate`` does). Exported in eval mode (running BN stats,
+    no dropout), since ONNX graphs are deterministic; ``eval_mode=False`` bakes in instance-style batch
+    statistics without dropout."""
+    from .methods.pix2pix.checkpoint import load_generator
+
+    G, opts = load_generator(checkpoint, netG=netG, norm=norm)
+    G.eval()
+    if not eval_mode:
+        G = _batch_stats_no_dropout(G)
+    side = max(opts.multiple, 256)
+    x = torch.zeros(1, opts.input_nc, side, side)
+    out_path = Path(out_path)
+    with atomic_path(out_path) as tmp, warnings.catch_warnings():
+        # the TorchScript exporter: dynamic H/W without extra dependencies; it warns that it is legacy
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(G, (x,), str(tmp), input_names=["input"], output_names=["output"], opset_version=opset,
+                          dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"},
+                                        "output": {0: "batch", 2: "height", 3: "width"}}, dynamo=False)
+    return out_path
+
+
+def _batch_stats_no_dropout(G: torch.nn.Module) -> torch.nn.Module:
+    """G (in eval mode: no dropout) normalising by batch statistics: BN layers without running stats."""
+    for mod in G.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.track_running_stats = False
+            mod.running_mean = None
+            mod.running_var = None
+    return G
 
 
 # the onnx backend of adain/sanet exports into the cache on first use; methods sit below this module, so

@@ -1,9 +1,37 @@
-"""Training machinery shared by every trainable method: the loop (loop.py) and datasets (data.py)."""
+"""Generic training machinery shared by every trainable method: the loop (loop.py), its settings and the
+one resume merge (config.py), and generic datasets (data.py). It imports no method: methods own their
+tasks and data (methods/pix2pix/task.py, methods/fftrain/) and plug into ``Trainer``.
+
+Names are re-exported lazily (PEP 562) so that ``painterly.train.config`` loads without torch.
+"""
 
 from __future__ import annotations
 
-from .data import ImageFolderDataset, InfiniteSampler, PairedConfig, PairedDataset
-from .loop import Task, TrainConfig, TrainContext, Trainer, TrainResult, read_checkpoint, unwrap
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ImageFolderDataset", "InfiniteSampler", "PairedConfig", "PairedDataset", "Task", "TrainConfig",
-           "TrainContext", "TrainResult", "Trainer", "read_checkpoint", "unwrap"]
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(("TrainConfig", "resume_configs"), "config"),
+    **dict.fromkeys(("ImageFolderDataset", "InfiniteSampler", "list_images"), "data"),
+    **dict.fromkeys(("Task", "TrainContext", "TrainResult", "Trainer", "read_checkpoint", "unwrap"), "loop"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from .config import TrainConfig, resume_configs
+    from .data import ImageFolderDataset, InfiniteSampler, list_images
+    from .loop import Task, TrainContext, Trainer, TrainResult, read_checkpoint, unwrap
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,4 +1,4 @@
-"""The training loop every trainable method shares (pix2pix now; AdaIN/SANet plug in the same way).
+"""The training loop every trainable method shares (pix2pix, AdaIN, SANet). It knows no method.
 
 A method supplies a :class:`Task`; :class:`Trainer` does the rest:
 
@@ -25,8 +25,9 @@ Writing a task::
             ...; return {"loss": loss.item()}
         def config(self):      return {...}   # JSON-able; rebuilds the task on resume
 
-Resuming: ``ck = read_checkpoint(run)``, rebuild the task from ``ck["task_config"]`` and the loop from
-``TrainConfig.from_dict(ck["train_config"], out=run)``, then ``Trainer(task, data, cfg, resume=True).run()``.
+Resuming: ``cfg, loop = resume_configs(run, task_name, MyConfig, given_options)`` (train/config.py: the
+saved settings merged with the command line, the same rules for every method), rebuild the task from
+``cfg``, then ``Trainer(task, data, loop, resume=True).run()``.
 Exactness needs the same thread count (it is stored in the config) and datasets that draw augmentation
 from the sampler's seed (see train/data.py). Under torchrun each rank restarts from rank 0's RNG state.
 
@@ -60,47 +61,11 @@ from tqdm import tqdm
 from ..errors import PainterlyError
 from ..files import atomic_path
 from ..nn.weights import atomic_torch_save
+from .config import TrainConfig, resume_configs  # noqa: F401 - resume_configs: part of the loop's API
 from .data import InfiniteSampler
 
 CHECKPOINT = "checkpoint.pt"
 FORMAT = "painterly-train"
-
-
-@dataclass
-class TrainConfig:
-    """Loop settings (the method's own settings live in ``Task.config()``)."""
-
-    out: str = "runs/run"
-    iterations: int = 0            # total optimisation steps; or, when 0:
-    epochs: int = 0                # total epochs, each ``len(dataset) // (batch_size·world)`` steps
-    batch_size: int = 1            # per process
-    workers: int = 0               # DataLoader worker processes
-    seed: int = 0
-    checkpoint_every: int = 0      # iterations between checkpoints (0: off)
-    checkpoint_every_epochs: int = 1  # epochs between checkpoints (0: off; epoch runs only)
-    sample_every: int = 0          # iterations between sample images (0: only at epoch ends)
-    log_every: int = 10            # iterations per row of losses.csv
-    device: str = "auto"
-    progress: bool = True
-    tensorboard: bool = False      # also log to RUN/tb if tensorboard is installed
-    threads: int = 0               # torch.set_num_threads (0: leave torch's default)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], **overrides: Any) -> TrainConfig:
-        """Rebuild from a checkpoint's ``train_config`` (what ``--resume`` does), with overrides."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{**{k: v for k, v in d.items() if k in known}, **overrides})
-
-    def validate(self) -> None:
-        if self.iterations < 0 or self.epochs < 0:
-            raise PainterlyError("iterations and epochs must not be negative.")
-        if self.batch_size < 1:
-            raise PainterlyError("batch size must be at least 1.")
-        for name in ("checkpoint_every", "checkpoint_every_epochs", "sample_every", "workers", "threads"):
-            if getattr(self, name) < 0:
-                raise PainterlyError(f"{name.replace('_', '-')} must not be negative.")
-        if self.log_every < 1:
-            raise PainterlyError("log-every must be at least 1.")
 
 
 @dataclass
