@@ -14,7 +14,7 @@ from typing import Any, Union
 
 from PIL import Image
 
-from . import hub
+from . import checks, hub
 from . import image as im
 from .errors import PainterlyError
 from .methods import make_method as _build
@@ -159,8 +159,10 @@ class Batch:
 
 
 def plan_batch(content: Sequence[str | Path], style: Sequence[str], method: str, output: Path | None = None,
-               sheet: Path | None = None, mask: str | Path | None = None, pairs: bool = False) -> Batch:
-    """Expand folders/globs, choose grid or blend, name the outputs; every check before any work."""
+               sheet: Path | None = None, mask: str | Path | None = None, pairs: bool = False,
+               weights: str | Path | None = None) -> Batch:
+    """Expand folders/globs, choose grid or blend, name the outputs; every check before any work
+    (including: no output may overwrite an input, and every output location must be writable)."""
     contents = expand_inputs(content, "content")
     styles = [str(s) for s in style]
     grid = pairs or any(Path(s).is_dir() or _is_pattern(s) for s in styles)
@@ -179,7 +181,26 @@ def plan_batch(content: Sequence[str | Path], style: Sequence[str], method: str,
         raise PainterlyError(f"cannot save sheet {sheet}: unknown extension {sheet.suffix or '(none)'}.")
     if mask is not None and many:
         raise PainterlyError("--mask works with one content image at a time.")
-    return Batch(contents, styles, grid, output, sheet)
+    batch = Batch(contents, styles, grid, output, sheet)
+    check_outputs(batch, mask, weights)
+    return batch
+
+
+def check_outputs(batch: Batch, mask: str | Path | None = None, weights: str | Path | None = None) -> None:
+    """Refuse outputs that resolve to an input (content, style, mask, checkpoint) and outputs that cannot
+    be written, before any work."""
+    n_cols = len(batch.styles) if batch.grid else 1
+    targets = [batch.target(i, j) for i in range(len(batch.contents)) for j in range(n_cols)]
+    inputs: list[tuple[str, str | Path | None]] = [("content image", c) for c in batch.contents]
+    inputs += [("style image", split_weight(s)[0]) for s in batch.styles]
+    inputs += [("mask", mask), ("weights file", weights)]
+    checks.refuse_overwrite([*targets, batch.sheet], inputs)
+    if batch.many:
+        checks.check_writable_folder(batch.output)
+    else:
+        checks.check_writable(batch.output)
+    if batch.sheet is not None:
+        checks.check_writable(batch.sheet, "sheet")
 
 
 def run_batch(batch: Batch, method: str, mask: str | Path | None = None,

@@ -168,7 +168,7 @@ def stylize(
     )
     common = _given(size=size, style_size=style_size, steps=steps, seed=seed, preserve_color=preserve_color,
                     weights=weights)
-    batch = api.plan_batch(content, list(style or []), method, output, sheet, mask, pairs)
+    batch = api.plan_batch(content, list(style or []), method, output, sheet, mask, pairs, weights)
     opts: dict[str, Any] = {**common, **method_opts, "device": device, "allow_large": allow_large,
                             "progress": not quiet}
 
@@ -858,6 +858,10 @@ def _check_torch(argv: list[str]) -> None:
 
 
 def main() -> None:
+    from .checks import out_of_memory, quiet_warnings, sigterm_as_interrupt
+
+    sigterm_as_interrupt()
+    quiet_warnings()
     try:
         _check_torch(sys.argv[1:])
         app()
@@ -867,3 +871,9 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except (MemoryError, RuntimeError) as exc:
+        msg = out_of_memory(exc)
+        if msg is None:
+            raise
+        typer.echo(f"error: {msg}", err=True)
+        sys.exit(2)

@@ -122,11 +122,31 @@ class Method(ABC):
     upscale_default: ClassVar[bool] = True  # False: default_size only shrinks, smaller images stay as they are
     weights: ClassVar[tuple[str, ...]] = ()  # hub names needed (the web UI greys the method out without them)
     supports_mask: ClassVar[bool] = True
+    min_side: ClassVar[int] = 1             # smallest image side (px) the networks accept, content and style
+    uses_steps: ClassVar[bool] = False      # --steps means something (optimisation methods)
+    uses_weights: ClassVar[bool] = True     # --weights means something (methods with checkpoints)
 
     def __init__(self, common: Common, **options: Any) -> None:
         self.common = common
+        self.check_common()
         self.setup()
         self.configure(options)
+
+    def check_common(self) -> None:
+        """Common options this method would silently ignore are errors (the README promises so)."""
+        if self.common.steps is not None and not self.uses_steps:
+            raise PainterlyError(f"--steps does not apply to --method {self.name} (it is not an optimisation; "
+                                 "only --method gatys takes --steps).")
+        if self.common.weights is not None and not self.uses_weights:
+            raise PainterlyError(f"--weights does not apply to --method {self.name} (its models ship with "
+                                 "the package).")
+
+    def check_side(self, size: tuple[int, int], what: str) -> None:
+        """One-line error when an image (after resizing) is smaller than the networks accept."""
+        if min(size) < self.min_side:
+            raise PainterlyError(f"{what} would be {size[0]}x{size[1]} px; --method {self.name} needs at least "
+                                 f"{self.min_side} px on each side (use a larger --size / --style-size, or a "
+                                 "larger image).")
 
     def setup(self) -> None:
         """Runs before configure; torch methods pick their device here (see methods/torch_base.py)."""
@@ -203,12 +223,15 @@ class Pipeline:
         self._prepared: Any = None
 
     def _content_at_size(self, pic: im.Picture) -> Image.Image:
-        size = self.method.common.size
+        m = self.method
+        size = m.common.size
         if size is None:
-            size = self.method.default_size
-            if not self.method.upscale_default:
+            size = m.default_size
+            if not m.upscale_default:
                 size = min(size, max(pic.rgb.size))
-        return im.resize_long(pic.rgb, size)
+        # sizes are checked before any pixel is allocated: the 50 MP limit, then the method's minimum
+        m.check_side(im.long_side_size(pic.rgb.size, size), f"the content image {pic.name}")
+        return im.resize_long(pic.rgb, size, allow_large=m.common.allow_large, what="the output")
 
     def _styles_for(self, content: np.ndarray) -> list[StyleSpec]:
         mode = self.method.common.preserve_color
