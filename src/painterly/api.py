@@ -194,13 +194,7 @@ def check_outputs(batch: Batch, mask: str | Path | None = None, weights: str | P
     inputs: list[tuple[str, str | Path | None]] = [("content image", c) for c in batch.contents]
     inputs += [("style image", split_weight(s)[0]) for s in batch.styles]
     inputs += [("mask", mask), ("weights file", weights)]
-    checks.refuse_overwrite([*targets, batch.sheet], inputs)
-    if batch.many:
-        checks.check_writable_folder(batch.output)
-    else:
-        checks.check_writable(batch.output)
-    if batch.sheet is not None:
-        checks.check_writable(batch.sheet, "sheet")
+    checks.check_outputs([*targets, batch.sheet], inputs, batch.output if batch.many else None)
 
 
 def run_batch(batch: Batch, method: str, mask: str | Path | None = None,

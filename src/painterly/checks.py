@@ -78,6 +78,19 @@ def check_writable_folder(folder: PathLike, what: str = "output folder") -> None
     check_writable(f / "x.png", what)
 
 
+def check_outputs(outputs: Iterable[PathLike | None], inputs: Iterable[tuple[str, PathLike | None]],
+                  folder: PathLike | None = None) -> None:
+    """Everything about a job's outputs that can be checked before the work: none is an input, and each
+    can be written (``folder``: the outputs go into this folder, checked once)."""
+    outs = [o for o in outputs if o is not None]
+    refuse_overwrite(outs, inputs)
+    if folder is not None:
+        check_writable_folder(folder)
+    for o in outs:
+        if folder is None or Path(o).parent != Path(folder):
+            check_writable(o)
+
+
 def out_of_memory(exc: BaseException) -> str | None:
     """The one-line message for an allocation failure (MemoryError, torch's CPU/CUDA out-of-memory
     RuntimeError, onnxruntime's bad allocation), or None when ``exc`` is something else."""

@@ -391,6 +391,10 @@ def video(
 
     if output is None:
         output = input.with_name(f"{input.stem}-{method}.mp4")
+    from .checks import check_outputs
+
+    check_outputs([output], [("input video", input), ("mask", mask), ("weights file", weights),
+                             *(("style image", api.split_weight(s)[0]) for s in style or [])])
     opts: dict[str, Any] = {**_given(size=size, style_size=style_size, alpha=alpha,
                                      preserve_color=preserve_color, weights=weights),
                             "device": device, "progress": False}
@@ -797,6 +801,7 @@ def translate(
     norm: Annotated[Optional[str], typer.Option(help="For reference files: batch | instance | none.")] = None,
     ngf: Annotated[Optional[int], typer.Option(help="For reference files: generator width (64).")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
+    allow_large: Annotated[bool, typer.Option("--allow-large", help="Accept images over 50 megapixels.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Translate images with a trained pix2pix generator (any size: padded to the network's multiple and
@@ -805,7 +810,7 @@ def translate(
 
     for r in p2p.translate_files(inputs, checkpoint, output, eval_mode=eval_mode, seed=seed, pairs=pairs,
                                  direction=direction, size=size, sheet=sheet, netG=netG, norm=norm, ngf=ngf,
-                                 device=device, progress=not quiet):
+                                 device=device, progress=not quiet, allow_large=allow_large):
         if not quiet:
             typer.echo(f"{r[0]} -> {r[1]}", err=True)
 

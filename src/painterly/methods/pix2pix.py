@@ -521,7 +521,7 @@ def translate_files(inputs: list[str], checkpoint: str | Path, output: str | Pat
                     eval_mode: bool = False, seed: int = 0, pairs: bool = False, direction: str = "AtoB",
                     size: int = 0, sheet: str | Path | None = None, netG: str | None = None,
                     norm: str | None = None, ngf: int | None = None, device: str = "auto",
-                    progress: bool = True) -> list[tuple[Path, Path]]:
+                    progress: bool = True, allow_large: bool = False) -> list[tuple[Path, Path]]:
     """Translate image files; returns [(input, written file)]. See ``painterly translate --help``."""
     from tqdm import tqdm
 
@@ -543,6 +543,9 @@ def translate_files(inputs: list[str], checkpoint: str | Path, output: str | Pat
                              + ", ".join(sorted(im.SAVE_FORMATS)))
     if sheet is not None and Path(sheet).suffix.lower() not in im.SAVE_FORMATS:
         raise PainterlyError(f"cannot save sheet {sheet}: unknown extension {Path(sheet).suffix or '(none)'}.")
+    from ..checks import check_outputs  # no output may overwrite an input; all writable, before any work
+    check_outputs([*([out / f"{f.stem}.png" for f in files] if many else [out]), sheet],
+                  [*(("input image", f) for f in files), ("checkpoint", checkpoint)], out if many else None)
     dev = pick(device)
     G, opts = load_generator(checkpoint, netG=netG, norm=norm, ngf=ngf)
     G.to(dev)
@@ -551,9 +554,9 @@ def translate_files(inputs: list[str], checkpoint: str | Path, output: str | Pat
     done: list[tuple[Path, Path]] = []
     rows: list[list[torch.Tensor]] = []
     for f in tqdm(files, desc="translate", unit="img", disable=not (progress and many)):
-        pic = im.load_image(f, "input image")
+        pic = im.load_image(f, "input image", allow_large=allow_large)
         src, tgt = _split_pair(pic.rgb, f, direction) if pairs else (pic.rgb, None)
-        src = im.resize_long(src, size)
+        src = im.resize_long(src, size, allow_large=allow_large, what="the output")
         x = from_unit(_to_tensor(src)).to(dev)
         y = translate_tensor(G, x, opts.multiple)
         dest = out / f"{f.stem}.png" if many else out
