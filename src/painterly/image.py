@@ -60,6 +60,22 @@ def _pillow_limit(allow_large: bool) -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = old
 
 
+def probe_size(path: str | Path, what: str = "image") -> tuple[int, int]:
+    """(width, height) from the file's header only (no decoding, no bomb guard: a 400 MP PNG is a size,
+    not 'not an image'); a one-line error for files Pillow cannot identify."""
+    p = Path(path)
+    with _pillow_limit(True):
+        try:
+            with Image.open(p) as img:
+                return img.size
+        except FileNotFoundError:
+            raise PainterlyError(f"{what} not found: {p}") from None
+        except IsADirectoryError:
+            raise PainterlyError(f"{what} {p} is a folder, not an image file.") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            raise PainterlyError(f"{what} {p} is not an image file Pillow can read.") from None
+
+
 def check_pixels(width: int, height: int, what: str, allow_large: bool = False,
                  hint: str = "pass --allow-large to process it anyway") -> None:
     if width <= 0 or height <= 0:
@@ -105,7 +121,9 @@ def load_image(path: str | Path, what: str = "image", allow_large: bool = False)
         raise PainterlyError(f"{what} not found: {p}")
     if p.is_dir():
         raise PainterlyError(f"{what} {p} is a folder, not an image file.")
-    with _pillow_limit(allow_large):
+    # Pillow's own bomb guard is lifted: our check_pixels below runs on the header, before any decoding,
+    # so a 400 MP file gets the real "over the 50 MP limit" message rather than "not an image"
+    with _pillow_limit(True):
         try:
             img = Image.open(p)
         except UnidentifiedImageError:

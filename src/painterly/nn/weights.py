@@ -32,6 +32,8 @@ def load_checkpoint(p: str | Path, what: str = "checkpoint") -> object:
         raise PainterlyError(f"{what} not found: {p}" if named != what else f"{what} not found.")
     if p.is_dir():
         raise PainterlyError(f"{named} is a folder, not a checkpoint file.")
+    if p.stat().st_size == 0:
+        raise PainterlyError(f"{named} is empty (0 bytes); a copy or download did not finish.")
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors, zip errors, unsafe globals: all mean "not our kind of file"
