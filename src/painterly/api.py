@@ -16,7 +16,7 @@ from typing import Any, Union
 
 from PIL import Image
 
-from . import hub
+from . import checks, hub
 from . import image as im
 from .errors import PainterlyError
 from .methods import make_method as _build
@@ -197,8 +197,10 @@ class Batch:
 
 
 def plan_batch(content: Sequence[str | Path], style: Sequence[str], method: str, output: Path | None = None,
-               sheet: Path | None = None, mask: str | Path | None = None, pairs: bool = False) -> Batch:
-    """Expand folders/globs, choose grid or blend, name the outputs; every check before any work."""
+               sheet: Path | None = None, mask: str | Path | None = None, pairs: bool = False,
+               weights: str | Path | None = None) -> Batch:
+    """Expand folders/globs, choose grid or blend, name the outputs; every check before any work
+    (including: no output may overwrite an input, and every output location must be writable)."""
     contents = expand_inputs(content, "content")
     styles = [str(s) for s in style]
     grid = pairs or any(Path(s).is_dir() or _is_pattern(s) for s in styles)
@@ -217,7 +219,20 @@ def plan_batch(content: Sequence[str | Path], style: Sequence[str], method: str,
         raise PainterlyError(f"cannot save sheet {sheet}: unknown extension {sheet.suffix or '(none)'}.")
     if mask is not None and many:
         raise PainterlyError("--mask works with one content image at a time.")
-    return Batch(contents, styles, grid, output, sheet)
+    batch = Batch(contents, styles, grid, output, sheet)
+    check_outputs(batch, mask, weights)
+    return batch
+
+
+def check_outputs(batch: Batch, mask: str | Path | None = None, weights: str | Path | None = None) -> None:
+    """Refuse outputs that resolve to an input (content, style, mask, checkpoint) and outputs that cannot
+    be written, before any work."""
+    n_cols = len(batch.styles) if batch.grid else 1
+    targets = [batch.target(i, j) for i in range(len(batch.contents)) for j in range(n_cols)]
+    inputs: list[tuple[str, str | Path | None]] = [("content image", c) for c in batch.contents]
+    inputs += [("style image", split_weight(s)[0]) for s in batch.styles]
+    inputs += [("mask", mask), ("weights file", weights)]
+    checks.check_outputs([*targets, batch.sheet], inputs, batch.output if batch.many else None)
 
 
 def run_batch(batch: Batch, method: str, mask: str | Path | None = None,
@@ -278,7 +293,7 @@ def translate_files(inputs: Sequence[str | Path], checkpoint: str | Path, output
                     eval_mode: bool = False, seed: int = 0, pairs: bool = False, direction: str = "AtoB",
                     size: int = 0, sheet: str | Path | None = None, netG: str | None = None,
                     norm: str | None = None, ngf: int | None = None, device: str = "auto",
-                    progress: bool = True) -> list[tuple[Path, Path]]:
+                    progress: bool = True, allow_large: bool = False) -> list[tuple[Path, Path]]:
     """Translate image files with a pix2pix generator; returns [(input, written file)].
 
     One input → ``output`` is a file (default ``STEM-pix2pix.png``); several → a folder (default
@@ -303,6 +318,9 @@ def translate_files(inputs: Sequence[str | Path], checkpoint: str | Path, output
                              + ", ".join(sorted(im.SAVE_FORMATS)))
     if sheet is not None and Path(sheet).suffix.lower() not in im.SAVE_FORMATS:
         raise PainterlyError(f"cannot save sheet {sheet}: unknown extension {Path(sheet).suffix or '(none)'}.")
+    # no output may overwrite an input, and all must be writable: checked before any work
+    checks.check_outputs([*([out / f"{f.stem}.png" for f in files] if many else [out]), sheet],
+                         [*(("input image", f) for f in files), ("checkpoint", checkpoint)], out if many else None)
     dev = pick(device)
     G, opts = p2p.load_generator(checkpoint, netG=netG, norm=norm, ngf=ngf)
     G.to(dev)
@@ -311,9 +329,9 @@ def translate_files(inputs: Sequence[str | Path], checkpoint: str | Path, output
     done: list[tuple[Path, Path]] = []
     rows: list[list[Image.Image]] = []
     for f in tqdm(files, desc="translate", unit="img", disable=not (progress and many)):
-        pic = im.load_image(f, "input image")
+        pic = im.load_image(f, "input image", allow_large=allow_large)
         src, tgt = p2p.split_pair(pic.rgb, f, direction) if pairs else (pic.rgb, None)
-        src = im.resize_long(src, size)
+        src = im.resize_long(src, size, allow_large=allow_large, what="the output")
         result = p2p.translate_image(G, opts, src, dev)
         dest = out / f"{f.stem}.png" if many else out
         im.save_image(result, dest)

@@ -209,7 +209,7 @@ def stylize(
             _fail("stdin/stdout (-) works with one image: --sheet and --pairs do not apply.")
         _stylize_stream(content, styles, output, method, mask, json_out, opts)
         return
-    batch = api.plan_batch(content, styles, method, output, sheet, mask, pairs)
+    batch = api.plan_batch(content, styles, method, output, sheet, mask, pairs, weights)
 
     def shown(src: Path, dest: Path, r: Any) -> None:
         if not json_out:
@@ -504,6 +504,10 @@ def video(
         _fail(f"--flow-preset must be ultrafast, fast or medium, got {flow_preset!r}.")
     if (next_steps is not None or temporal_weight != 1e3) and method != "gatys":
         _fail("--next-steps and --temporal-weight apply to --method gatys only.")
+    from .checks import check_outputs
+
+    check_outputs([output], [("input video", input), ("mask", mask), ("weights file", weights),
+                             *(("style image", api.split_weight(s)[0]) for s in style or [])])
     opts: dict[str, Any] = {**_given(size=size, style_size=style_size, alpha=alpha,
                                      preserve_color=preserve_color, weights=weights, steps=steps, seed=seed),
                             "device": device, "progress": False}
@@ -939,6 +943,7 @@ def translate(
     ngf: Annotated[Optional[int], typer.Option(help="For reference files: generator width "
                                                f"({_default(GeneratorOptions, 'ngf')}).")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
+    allow_large: Annotated[bool, typer.Option("--allow-large", help="Accept images over 50 megapixels.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Translate images with a trained pix2pix generator (any size: padded to the network's multiple and
@@ -947,7 +952,7 @@ def translate(
 
     for r in api.translate_files(inputs, checkpoint, output, eval_mode=eval_mode, seed=seed, pairs=pairs,
                                  direction=direction, size=size, sheet=sheet, netG=netG, norm=norm, ngf=ngf,
-                                 device=device, progress=not quiet):
+                                 device=device, progress=not quiet, allow_large=allow_large):
         if not quiet:
             typer.echo(f"{r[0]} -> {r[1]}", err=True)
 
@@ -1000,6 +1005,10 @@ def _check_torch(argv: list[str]) -> None:
 
 
 def main() -> None:
+    from .checks import out_of_memory, quiet_warnings, sigterm_as_interrupt
+
+    sigterm_as_interrupt()
+    quiet_warnings()
     try:
         _check_torch(sys.argv[1:])
         app()
@@ -1009,3 +1018,9 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except (MemoryError, RuntimeError) as exc:
+        msg = out_of_memory(exc)
+        if msg is None:
+            raise
+        typer.echo(f"error: {msg}", err=True)
+        sys.exit(2)

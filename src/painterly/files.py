@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,8 +36,9 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_parts(target.parent)
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.stem}.", suffix=".part" + (target.suffix if suffix is None else suffix),
+        prefix=f".{target.stem}.{os.getpid()}.", suffix=".part" + (target.suffix if suffix is None else suffix),
         dir=target.parent,
     )
     os.close(fd)
@@ -49,6 +52,65 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+
+
+# .{stem}.{pid}.{8 random}.part{suffix} (ours since the pid was added) and .{stem}.{8 random}.part{suffix}
+# (older versions); mkstemp's random part is 8 characters of [a-z0-9_]
+_PART = re.compile(r"^\..+?\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.part(?:\.[A-Za-z0-9]+)?$")
+STALE_SECONDS = 60.0
+"""A part file is stale when its writer is dead and it has not changed for this long (the age guard
+protects a run on another machine sharing the folder, whose pid means nothing here)."""
+LEGACY_STALE_SECONDS = 3600.0
+"""Part files without a pid (older versions) are stale only after an hour without change."""
+_cleaned: set[Path] = set()
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists, owned by someone else
+    return True
+
+
+def clean_stale_parts(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files a killed run of ours left in ``folder`` (SIGKILL, power loss); never
+    a file of another program, a live writer's file, or a recent one. Once per folder per process."""
+    folder = Path(folder)
+    key = folder.resolve()
+    if key in _cleaned:
+        return []
+    _cleaned.add(key)
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for e in entries:
+        m = _PART.match(e.name)
+        if m is None:
+            continue
+        try:
+            if not e.is_file(follow_symlinks=False):
+                continue
+            age = now - e.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        pid = m.group("pid")
+        if pid is None:
+            stale = age > LEGACY_STALE_SECONDS
+        else:
+            stale = age > STALE_SECONDS and int(pid) != os.getpid() and not _pid_alive(int(pid))
+        if stale:
+            with contextlib.suppress(OSError):
+                os.unlink(e.path)
+                removed.append(Path(e.path))
+    return removed
 
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:

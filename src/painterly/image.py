@@ -60,14 +60,30 @@ def _pillow_limit(allow_large: bool) -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = old
 
 
-def check_pixels(width: int, height: int, what: str, allow_large: bool = False) -> None:
+def probe_size(path: str | Path, what: str = "image") -> tuple[int, int]:
+    """(width, height) from the file's header only (no decoding, no bomb guard: a 400 MP PNG is a size,
+    not 'not an image'); a one-line error for files Pillow cannot identify."""
+    p = Path(path)
+    with _pillow_limit(True):
+        try:
+            with Image.open(p) as img:
+                return img.size
+        except FileNotFoundError:
+            raise PainterlyError(f"{what} not found: {p}") from None
+        except IsADirectoryError:
+            raise PainterlyError(f"{what} {p} is a folder, not an image file.") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            raise PainterlyError(f"{what} {p} is not an image file Pillow can read.") from None
+
+
+def check_pixels(width: int, height: int, what: str, allow_large: bool = False,
+                 hint: str = "pass --allow-large to process it anyway") -> None:
     if width <= 0 or height <= 0:
         raise PainterlyError(f"{what} has zero size ({width}x{height}).")
     mp = width * height / 1e6
     if mp > MAX_MEGAPIXELS and not allow_large:
         raise PainterlyError(
-            f"{what} is {width}x{height} ({mp:.1f} MP), over the {MAX_MEGAPIXELS:.0f} MP limit; "
-            "pass --allow-large to process it anyway."
+            f"{what} is {width}x{height} ({mp:.1f} MP), over the {MAX_MEGAPIXELS:.0f} MP limit; {hint}."
         )
 
 
@@ -105,7 +121,9 @@ def load_image(path: str | Path, what: str = "image", allow_large: bool = False)
         raise PainterlyError(f"{what} not found: {p}")
     if p.is_dir():
         raise PainterlyError(f"{what} {p} is a folder, not an image file.")
-    with _pillow_limit(allow_large):
+    # Pillow's own bomb guard is lifted: our check_pixels below runs on the header, before any decoding,
+    # so a 400 MP file gets the real "over the 50 MP limit" message rather than "not an image"
+    with _pillow_limit(True):
         try:
             img = Image.open(p)
         except UnidentifiedImageError:
@@ -148,28 +166,50 @@ def save_image(img: Image.Image, path: str | Path, alpha: Image.Image | None = N
     return p
 
 
-def resize_long(img: Image.Image, size: int | None) -> Image.Image:
-    """Resize so the long side is ``size`` px (0 or None: unchanged), keeping the aspect ratio."""
+def long_side_size(size: tuple[int, int], long: int | None) -> tuple[int, int]:
+    """(w, h) after scaling ``size`` so its long side is ``long`` px (0 or None: unchanged)."""
+    w, h = size
+    if not long:
+        return w, h
+    scale = long / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def short_side_size(size: tuple[int, int], short: int | None) -> tuple[int, int]:
+    """(w, h) after scaling ``size`` so its short side is ``short`` px (0 or None: unchanged)."""
+    w, h = size
+    if not short:
+        return w, h
+    scale = short / min(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def _resized(img: Image.Image, new: tuple[int, int], allow_large: bool, what: str) -> Image.Image:
+    if new == img.size:
+        return img
+    # the result is checked like an input, before Pillow allocates it (--size 100000 must not eat the RAM)
+    if new[0] * new[1] > img.size[0] * img.size[1]:
+        check_pixels(new[0], new[1], what, allow_large)
+    return img.resize(new, Image.Resampling.LANCZOS)
+
+
+def resize_long(img: Image.Image, size: int | None, allow_large: bool = False,
+                what: str = "the resized image") -> Image.Image:
+    """Resize so the long side is ``size`` px (0 or None: unchanged), keeping the aspect ratio. A result
+    over MAX_MEGAPIXELS is an error unless ``allow_large``."""
     if not size:
         return img
     if size < 0:
         raise PainterlyError(f"size must be 0 (native) or a positive number of pixels, got {size}.")
-    w, h = img.size
-    scale = size / max(w, h)
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
-    if new == (w, h):
-        return img
-    return img.resize(new, Image.Resampling.LANCZOS)
+    return _resized(img, long_side_size(img.size, size), allow_large, what)
 
 
-def resize_short(img: Image.Image, size: int | None) -> Image.Image:
+def resize_short(img: Image.Image, size: int | None, allow_large: bool = False,
+                 what: str = "the resized image") -> Image.Image:
     """Resize so the short side is ``size`` px (the reference AdaIN/SANet tools' convention)."""
     if not size:
         return img
-    w, h = img.size
-    scale = size / min(w, h)
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return img if new == (w, h) else img.resize(new, Image.Resampling.LANCZOS)
+    return _resized(img, short_side_size(img.size, size), allow_large, what)
 
 
 def center_crop(img: Image.Image, size: int) -> Image.Image:

@@ -90,6 +90,24 @@ def _codec(av: Any, dest: Path) -> str:
     raise PainterlyError(f"this PyAV build has no encoder for {ext} ({', '.join(CODECS[ext])}).")
 
 
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """The frame size the yuv420p encoders accept: each side rounded down to even (odd sides lose their
+    last pixel column/row; 1 px sides cannot be encoded at all)."""
+    if width < 2 or height < 2:
+        raise PainterlyError(f"cannot encode a {width}x{height} video: each side must be at least 2 px.")
+    return width - width % 2, height - height % 2
+
+
+def _encode(out: Any, vout: Any, frame: Any, dest: Path) -> None:
+    """Encode and mux one frame (None: flush); encoder failures are reported as such, not as decoding."""
+    av = _av()
+    try:
+        out.mux(vout.encode(frame))
+    except av.FFmpegError as exc:
+        raise PainterlyError(f"cannot encode video {dest} ({vout.codec_context.name}, "
+                             f"{vout.width}x{vout.height}): {_first_line(exc)}") from None
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return (text.splitlines() or [type(exc).__name__])[0][:200] if text else type(exc).__name__
@@ -243,11 +261,17 @@ def stylize_video(src: str | Path, dest: str | Path, pipe: Pipeline, smooth: flo
         if not width or not height:
             raise PainterlyError(f"cannot decode video {src}: no frame size in its video stream.")
         frames = 0
+        out_w, out_h = even_size(width, height)
+        if (out_w, out_h) != (width, height):
+            from .hub import warn
+
+            warn(f"{src} is {width}x{height}; the encoder needs even sides, so the output is cropped by one "
+                 f"pixel to {out_w}x{out_h}.")
         with atomic_path(dest) as tmp:
             out = av.open(str(tmp), "w")
             try:
                 vout = out.add_stream(codec, rate=fps)
-                vout.width, vout.height = width, height
+                vout.width, vout.height = out_w, out_h
                 vout.pix_fmt = "yuv420p"
                 aout = out.add_stream_from_template(ain) if ain is not None else None
                 bar = tqdm(total=vin.frames or None, unit="frame", desc=dest.name, disable=not progress,
@@ -262,20 +286,20 @@ def stylize_video(src: str | Path, dest: str | Path, pipe: Pipeline, smooth: flo
                             continue
                         for frame in packet.decode():
                             arr = styler(_rgb(frame, width, height))
-                            vf = av.VideoFrame.from_ndarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8),
-                                                            format="rgb24")
+                            vf = av.VideoFrame.from_ndarray(
+                                np.clip(arr[:out_h, :out_w] + 0.5, 0, 255).astype(np.uint8), format="rgb24")
                             vf.pts = frames
-                            out.mux(vout.encode(vf))
+                            _encode(out, vout, vf, dest)
                             frames += 1
                             bar.update()
-                    out.mux(vout.encode(None))
+                    _encode(out, vout, None, dest)
             except av.FFmpegError as exc:
                 raise PainterlyError(f"cannot decode video {src}: {_first_line(exc)}") from None
             finally:
                 out.close()
             if frames == 0:
                 raise PainterlyError(f"cannot decode video {src}: it has no decodable frames.")
-    return VideoReport(str(src), str(dest), frames, float(fps), (width, height), ain is not None,
+    return VideoReport(str(src), str(dest), frames, float(fps), (out_w, out_h), ain is not None,
                        time.perf_counter() - t0, opts.consistency, styler.cuts, styler.metrics())
 
 

@@ -93,6 +93,7 @@ class AdaINMethod(ff.FeedForwardMethod[AdaINNet]):
     config_class = AdaINConfig
     decoder_name = "adain-decoder"
     deepest = LAYER
+    min_side = ff.MIN_SIDE[LAYER]
     config: AdaINConfig
 
     def build_net(self, device: torch.device | None = None) -> AdaINNet:

@@ -160,11 +160,31 @@ class Method(ABC):
     # False: the Pipeline implements --stroke-scale by running the method at 1/K of the output size and
     # guided-upsampling the result. True: the method does it itself (Gatys scales its style targets).
     handles_stroke_scale: ClassVar[bool] = False
+    min_side: ClassVar[int] = 1             # smallest image side (px) the networks accept, content and style
+    uses_steps: ClassVar[bool] = False      # --steps means something (optimisation methods)
+    uses_weights: ClassVar[bool] = True     # --weights means something (methods with checkpoints)
 
     def __init__(self, common: Common, **options: Any) -> None:
         self.common = common
+        self.check_common()
         self.setup()
         self.configure(options)
+
+    def check_common(self) -> None:
+        """Common options this method would silently ignore are errors (the README promises so)."""
+        if self.common.steps is not None and not self.uses_steps:
+            raise PainterlyError(f"--steps does not apply to --method {self.name} (it is not an optimisation; "
+                                 "only --method gatys takes --steps).")
+        if self.common.weights is not None and not self.uses_weights:
+            raise PainterlyError(f"--weights does not apply to --method {self.name} (its models ship with "
+                                 "the package).")
+
+    def check_side(self, size: tuple[int, int], what: str) -> None:
+        """One-line error when an image (after resizing) is smaller than the networks accept."""
+        if min(size) < self.min_side:
+            raise PainterlyError(f"{what} would be {size[0]}x{size[1]} px; --method {self.name} needs at least "
+                                 f"{self.min_side} px on each side (use a larger --size / --style-size, or a "
+                                 "larger image).")
 
     def setup(self) -> None:
         """Runs before configure; torch methods pick their device here (see methods/torch_base.py)."""
@@ -241,17 +261,20 @@ class Pipeline:
         self._prepared: Any = None
 
     def _content_at_size(self, pic: im.Picture) -> Image.Image:
-        size = self.method.common.size
+        m = self.method
+        size = m.common.size
         if size is None:
-            size = self.method.default_size
-            if not self.method.upscale_default:
+            size = m.default_size
+            if not m.upscale_default:
                 size = min(size, max(pic.rgb.size))
         elif size > max(pic.rgb.size):
             # an explicit --size above the image's own: interpolation cannot add detail, so say so
             w, h = pic.rgb.size
             self._notify(f"note: --size {size} is larger than {pic.path or 'the image'} ({w}x{h}); "
                          "upscaling it first.")
-        return im.resize_long(pic.rgb, size)
+        # sizes are checked before any pixel is allocated: the 50 MP limit, then the method's minimum
+        m.check_side(im.long_side_size(pic.rgb.size, size), f"the content image {pic.name}")
+        return im.resize_long(pic.rgb, size, allow_large=m.common.allow_large, what="the output")
 
     def _notify(self, text: str) -> None:
         if self.method.common.notice is not None:

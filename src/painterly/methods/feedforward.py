@@ -138,7 +138,8 @@ def style_tensor(spec: StyleSpec, common: Common, crop: bool, default: int, min_
     rgb = spec.picture.rgb
     if crop:
         rgb = crop_square(rgb)
-    rgb = im.resize_long(rgb, default if common.style_size is None else common.style_size)
+    rgb = im.resize_long(rgb, default if common.style_size is None else common.style_size,
+                         allow_large=common.allow_large, what=f"style image {spec.name} at --style-size")
     check_side(rgb.size, min_side, f"style image {spec.name}", method)
     return to_tensor(rgb)
 

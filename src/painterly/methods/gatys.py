@@ -329,6 +329,8 @@ class GatysMethod(TorchMethod):
     # -style_scale), so Gram statistics describe K× bigger strokes, and the coarse-to-fine schedule runs to
     # the full output size — instead of the Pipeline's stylise-small-then-upsample used by other methods.
     handles_stroke_scale = True
+    min_side = 16      # four 2x2 max pools before relu5_1: 16 px is 1 px there
+    uses_steps = True
 
     def configure(self, options: dict[str, Any]) -> None:
         options = dict(options)
@@ -375,7 +377,10 @@ class GatysMethod(TorchMethod):
         if key not in styles.cache:
             names = [n for n, _ in self.style_spec]
             with torch.inference_mode():
-                rgb = to_tensor(im.resize_long(styles.pictures[index], long_side)).to(self.device)
+                pic = im.resize_long(styles.pictures[index], long_side, allow_large=self.common.allow_large,
+                                     what="a style image at --style-size")
+                self.check_side(pic.size, "a style image")
+                rgb = to_tensor(pic).to(self.device)
                 f = features(self.net(), self._space.encode(rgb), names)
                 grams = {n: losses.gram(f[n], self.config.gram_norm) for n in names}
             # cloned outside inference mode: the targets enter autograd graphs as constants

@@ -141,6 +141,7 @@ class SANetMethod(ff.FeedForwardMethod[SANetNet]):
     config_class = SANetConfig
     decoder_name = "sanet-decoder"
     deepest = "relu5_1"
+    min_side = ff.MIN_SIDE["relu5_1"]
     config: SANetConfig
 
     def configure(self, options: dict[str, Any]) -> None:

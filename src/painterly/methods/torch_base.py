@@ -20,4 +20,5 @@ class TorchMethod(Method):
     @staticmethod
     def tensor(content: np.ndarray) -> torch.Tensor:
         """The pipeline's content array as a CPU tensor (shares memory; callers move it)."""
-        return torch.from_numpy(np.ascontiguousarray(content, dtype=np.float32))
+        x = np.ascontiguousarray(content, dtype=np.float32)
+        return torch.from_numpy(x if x.flags.writeable else x.copy())  # read-only views: no torch warning

@@ -21,4 +21,5 @@ def to_pil(t: torch.Tensor) -> Image.Image:
 
 def from_array(x: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """A light-core image array [1,3,H,W] float32 -> a tensor on ``device`` (no copy on the CPU)."""
-    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    return torch.from_numpy(x if x.flags.writeable else x.copy()).to(device)

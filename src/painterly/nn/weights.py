@@ -3,6 +3,7 @@ layouts. Importing this module hands the hub its layout checker (the hub itself 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,25 +27,36 @@ def atomic_torch_save(obj: object, target: str | Path) -> None:
 def load_checkpoint(p: str | Path, what: str = "checkpoint") -> object:
     """``torch.load(weights_only=True)`` with one-line errors for missing / foreign / corrupt files."""
     p = Path(p)
+    named = what if str(p) in what else f"{what} {p}"  # "weights file X" already names the file
     if not p.exists():
-        raise PainterlyError(f"{what} not found: {p}")
+        raise PainterlyError(f"{what} not found: {p}" if named != what else f"{what} not found.")
     if p.is_dir():
-        raise PainterlyError(f"{what} {p} is a folder, not a checkpoint file.")
+        raise PainterlyError(f"{named} is a folder, not a checkpoint file.")
+    if p.stat().st_size == 0:
+        raise PainterlyError(f"{named} is empty (0 bytes); a copy or download did not finish.")
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors, zip errors, unsafe globals: all mean "not our kind of file"
-        raise PainterlyError(f"{what} {p} is not a loadable PyTorch state_dict ({_torch_reason(exc)}).") from None
+        raise PainterlyError(f"{named} is not a loadable PyTorch state_dict ({_torch_reason(exc)}).") from None
 
 
 def _torch_reason(exc: BaseException) -> str:
     """The first sentence of torch.load's error, whole words only, without its advice to load with
     weights_only=False (that would run arbitrary code from an untrusted file)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())
+    if "WeightsUnpickler error:" in text:  # a pickle with objects besides tensors: name the object only
+        detail = text.split("WeightsUnpickler error:", 1)[1].split(" Please use", 1)[0]
+        detail = detail.replace(" was not an allowed global by default", "").strip(" .")
+        return f"it holds Python objects besides tensors, which are never loaded: {detail}"[:200]
     for marker in ("Weights only load failed", "(1) ", "In PyTorch 2.6", "Re-running", "WeightsUnpickler"):
         head, sep, _ = text.partition(marker)
         if sep and head.strip():
             text = head
     text = text.split(". ")[0].strip(" .:")
+    if "weights_only" in text or "Weights only" in text:
+        text = "not a plain state_dict"
+    if not re.search(r"[A-Za-z]{3}", text):  # KeyError '101', EOFError '': say what kind of error it was
+        text = f"{type(exc).__name__} {text}".strip()
     if len(text) > 160:
         text = text[:160].rsplit(" ", 1)[0] + " …"
     return text or type(exc).__name__

@@ -58,11 +58,14 @@ def readable_images(files: Sequence[Path], what: str = "image folder") -> list[P
     return good
 
 
+DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
 def open_rgb(path: Path) -> Image.Image:
     try:
         with Image.open(path) as im:
             return im.convert("RGB")
-    except (UnidentifiedImageError, OSError) as exc:
+    except DECODE_ERRORS as exc:
         raise PainterlyError(f"cannot read training image {path}: {exc}") from None
 
 
@@ -132,6 +135,7 @@ class ImageFolderDataset(Dataset[torch.Tensor]):
         files = list_images(root, what)
         self.files = readable_images(files, what) if check else files
         self.skipped = len(files) - len(self.files)
+        self.bad: set[Path] = set()   # files that failed to decode during training (this process)
         if crop_size > load_size > 0:
             raise PainterlyError(f"crop size {crop_size} is larger than the load size {load_size}.")
         self.load_size, self.crop_size = load_size, crop_size
@@ -139,10 +143,30 @@ class ImageFolderDataset(Dataset[torch.Tensor]):
     def __len__(self) -> int:
         return len(self.files)
 
+    def _decoded(self, idx: int) -> tuple[int, Image.Image]:
+        """The image at ``idx``, or — when it fails to decode (truncated, corrupt: Image.verify does not
+        catch those) — the next one that does; each failure is skipped and counted like an unreadable
+        file found at start-up, never fatal while another file can be read."""
+        n = len(self.files)
+        for k in range(n):
+            j = (idx + k) % n
+            path = self.files[j]
+            if path in self.bad:
+                continue
+            try:
+                with Image.open(path) as im:
+                    return j, im.convert("RGB")
+            except DECODE_ERRORS as exc:
+                self.bad.add(path)
+                self.skipped += 1
+                warnings.warn(f"skipped unreadable training image {path} ({' '.join(str(exc).split())[:120]}); "
+                              f"{len(self.bad)} skipped while training", stacklevel=2)
+        raise PainterlyError(f"none of the {n} training image(s) could be decoded.")
+
     def __getitem__(self, item: int | Item) -> torch.Tensor:
         idx, seed = item if isinstance(item, tuple) else (item, item)
         rng = random.Random(seed)
-        img = open_rgb(self.files[idx])
+        idx, img = self._decoded(idx)
         if self.load_size:
             w, h = img.size
             s = self.load_size / min(w, h)
