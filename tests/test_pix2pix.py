@@ -522,3 +522,42 @@ def test_cli_data_errors(tmp_path: Path, tiny_ckpt: Path) -> None:
     assert_one_line_error(run_cli("translate", str(odd / "bad.png"), "--checkpoint", str(tmp_path / "junk.pt"),
                                   "-o", str(tmp_path / "y.png")), "junk.pt")
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
+
+
+def test_resume_holes_are_closed(tmp_path: Path) -> None:
+    """--resume takes the checkpoint file as well as the folder; a changed architecture is an error naming
+    it; more --epochs extend the run (and say so); a different training set is refused, not silently
+    'finished' at once."""
+    from painterly.train.loop import TrainConfig, Trainer
+
+    data = pair_folder(tmp_path / "d", n=3, size=32)
+    cfg = _tiny_cfg(data)
+    run = tmp_path / "run"
+    Trainer(p2p.make_task(cfg), p2p.train_datasets(cfg),
+            TrainConfig(out=str(run), epochs=cfg.total_epochs, threads=1, progress=False)).run()
+
+    # the file works like the folder (was: FileExistsError traceback); nothing more to do is said
+    res = run_cli("train", "pix2pix", "--resume", str(run / "checkpoint.pt"), "-q")
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert "nothing to train" in res.stderr
+    before = (run / "checkpoint.pt").read_bytes()
+
+    # an architecture option that differs from the run's: one line naming it, the run untouched
+    bad = run_cli("train", "pix2pix", "--resume", str(run), "--netG", "unet_128")
+    assert_one_line_error(bad, "--netG unet_128", "resnet_9blocks")
+    assert (run / "checkpoint.pt").read_bytes() == before
+    same = run_cli("train", "pix2pix", "--resume", str(run), "--netG", "resnet_9blocks", "--epochs", "1", "-q")
+    assert same.returncode == 0, same.stderr
+
+    # a smaller training set: refused before any step
+    small = pair_folder(tmp_path / "d2", n=2, size=32)
+    other = run_cli("train", "pix2pix", "--resume", str(run), "--data", str(small))
+    assert_one_line_error(other, "trained on 3", "has 2")
+
+    # more epochs extend it, and the change is logged
+    cfg_saved = torch.load(run / "checkpoint.pt", weights_only=True)["task_config"]
+    longer = run_cli("train", "pix2pix", "--resume", str(run), "--epochs", str(cfg_saved["epochs"] + 1), "-q")
+    assert longer.returncode == 0, longer.stderr
+    assert f"--epochs {cfg_saved['epochs']} -> {cfg_saved['epochs'] + 1}" in longer.stderr
+    ck = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert ck["epoch"] == cfg_saved["epochs"] + cfg_saved["epochs_decay"] + 1

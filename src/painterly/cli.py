@@ -892,13 +892,14 @@ def train_pix2pix(
     loop_given = {**_from_command_line(ctx, loop_opts, rename={"checkpoint_every": "checkpoint_every_epochs"}),
                   "progress": not quiet}
     if resume is not None:
-        # the recipe and architecture are the run's; given ones are reported as ignored
+        # the recipe and architecture are the run's: a given one that differs is an error, epochs extend
         recipe_given = _from_command_line(ctx, dict(
             direction=direction, load_size=load_size, crop_size=crop_size, no_flip=no_flip, netG=netG, netD=netD,
             n_layers_D=n_layers_D, norm=norm, ngf=ngf, ndf=ndf, no_dropout=no_dropout, epochs=epochs,
             epochs_decay=epochs_decay, lr=lr, beta1=beta1, lambda_l1=lambda_l1, gan_weight=gan_weight,
             val_limit=val_limit))
-        cfg, loop = resume_configs(resume, "pix2pix", Pix2PixConfig, loop_given, recipe_given)
+        cfg, loop = resume_configs(resume, "pix2pix", Pix2PixConfig, loop_given, recipe_given,
+                                   extendable=("epochs", "epochs_decay"))
         if data is not None:  # the data moved: same pairs, new place
             cfg.data, cfg.val = p2p.resolve_data_dirs(data, val or cfg.val or None)
     else:

@@ -65,8 +65,33 @@ def _build(cls: type[C], saved: Mapping[str, Any], overrides: Mapping[str, Any])
     return cls(**{**{k: v for k, v in saved.items() if k in known}, **overrides})
 
 
+# option name -> (saved field, transform): command-line flags whose saved form is named or valued differently
+_SAVED_AS: dict[str, tuple[str, Any]] = {
+    "no_dropout": ("dropout", lambda v: not v),
+    "no_flip": ("flip", lambda v: not v),
+    "n_layers_D": ("n_layers", lambda v: v),
+}
+
+
+def _saved_value(saved: Mapping[str, Any], key: str) -> tuple[bool, Any]:
+    """(found, value) of a given option in a run's saved method settings, looking one level into nested
+    settings (pix2pix keeps its generator/discriminator options as dicts)."""
+    name, conv = _SAVED_AS.get(key, (key, lambda v: v))
+    for scope in (saved, *(v for v in saved.values() if isinstance(v, Mapping))):
+        if name in scope:
+            return True, (name, conv, scope[name])
+    return False, None
+
+
+def run_folder(run: str | Path) -> Path:
+    """``--resume`` takes the run folder or its checkpoint file."""
+    p = Path(run)
+    return p.parent if p.is_file() else p
+
+
 def resume_configs(run: str | Path, task: str, task_cls: type[C], loop_given: Mapping[str, Any],
-                   task_given: Mapping[str, Any] | None = None, movable: Collection[str] = ()) -> tuple[C, TrainConfig]:
+                   task_given: Mapping[str, Any] | None = None, movable: Collection[str] = (),
+                   extendable: Collection[str] = ()) -> tuple[C, TrainConfig]:
     """(method config, loop config) to continue the run in folder ``run``: what its checkpoint saved,
     merged with the options the user gave on the command line (``loop_given``: TrainConfig fields;
     ``task_given``: method settings, by ``task_cls`` field or option name; None = not given). The same
@@ -77,8 +102,10 @@ def resume_configs(run: str | Path, task: str, task_cls: type[C], loop_given: Ma
       progress) take the given values — except ``batch_size`` and ``seed``, which must not change
       (exact resume depends on them);
     - method settings named in ``movable`` (data folders: the same data in a new place) take the given
-      values; any other given method setting is ignored with a warning — the run's recipe is fixed;
-    - ``out`` is always ``run``.
+      values, and those in ``extendable`` (epochs: train longer) too, with a note on stderr;
+    - any other given method setting must equal the run's: a different one is an error naming it (the
+      run's recipe and architecture are fixed);
+    - ``run`` may be the folder or its checkpoint file; ``out`` is always the folder.
     """
     from .loop import read_checkpoint  # torch: only when actually resuming
 
@@ -88,6 +115,7 @@ def resume_configs(run: str | Path, task: str, task_cls: type[C], loop_given: Ma
     unknown = (set(loop_given) - field_names(TrainConfig)) | (set(movable) - field_names(task_cls))
     if unknown:  # a programming error in the caller, not a user error
         raise TypeError(f"resume_configs: unknown settings {sorted(unknown)}")
+    run = run_folder(run)
     ck = read_checkpoint(run)
     if ck.get("task") != task:
         raise PainterlyError(f"{run} is a {ck.get('task')!r} run, not {task}; use painterly train "
@@ -98,11 +126,29 @@ def resume_configs(run: str | Path, task: str, task_cls: type[C], loop_given: Ma
             raise PainterlyError(f"--{name.replace('_', '-')} cannot change on --resume (the run uses "
                                  f"{saved_loop[name]}).")
     loop = _build(TrainConfig, saved_loop, {**loop_given, "out": str(run)})
-    ignored = sorted(k for k in task_given if k not in movable)
-    if ignored:
-        from ..hub import warn
+    saved_task = ck["task_config"]
+    conflicts = []
+    for k, v in sorted(task_given.items()):
+        if k in movable or k in extendable:
+            continue
+        found, hit = _saved_value(saved_task, k)
+        if not found:
+            conflicts.append(f"--{k.replace('_', '-')} (not a setting that can be given on --resume)")
+            continue
+        _, conv, old = hit
+        if conv(v) != old:
+            conflicts.append(f"--{k.replace('_', '-')} {v} (the run has {old})")
+    if conflicts:
+        raise PainterlyError(f"{run} was trained with other settings; a resumed run keeps them, so drop "
+                             + "; ".join(conflicts) + ".")
+    from ..hub import warn
 
-        warn("--resume reuses the run's settings; ignored: "
-             + ", ".join("--" + k.replace("_", "-") for k in ignored) + ".")
-    cfg = _build(task_cls, ck["task_config"], {k: v for k, v in task_given.items() if k in movable})
+    for k in sorted(set(task_given) & set(extendable)):
+        if task_given[k] != saved_task.get(k):
+            warn(f"resume: --{k.replace('_', '-')} {saved_task.get(k)} -> {task_given[k]}.")
+    for k in sorted(set(loop_given) & {"iterations", "epochs"}):
+        if loop_given[k] != saved_loop.get(k):
+            warn(f"resume: --{k} {saved_loop.get(k)} -> {loop_given[k]}.")
+    keep = set(movable) | set(extendable)
+    cfg = _build(task_cls, saved_task, {k: v for k, v in task_given.items() if k in keep})
     return cfg, loop

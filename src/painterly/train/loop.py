@@ -321,6 +321,8 @@ class Trainer:
             "train_config": _jsonable(dataclasses.asdict(self.cfg)),
             "task_config": _jsonable(t.config()),
             "world_size": ctx.world_size,
+            # the sample order depends on the set's size: a resumed run must see the same one
+            "dataset_len": len(self.dataset),  # type: ignore[arg-type]
             # the partial loss averages of the current log interval, so a resumed log is identical
             "log": {"sums": dict(self._sums), "n": self._n_sum},
         }
@@ -365,8 +367,17 @@ class Trainer:
         ck = None
         if self.resume:
             ck = read_checkpoint(self.out)
+            n_saved, n_now = ck.get("dataset_len"), len(self.dataset)  # type: ignore[arg-type]
+            if n_saved is not None and n_saved != n_now:
+                raise PainterlyError(f"cannot resume {self.out}: it was trained on {n_saved} item(s) and the "
+                                     f"data given now has {n_now}; resume with the same training set.")
             self._load(ck)
             start = int(ck["iteration"])
+            if start >= total:
+                from ..hub import warn
+
+                warn(f"{self.out} has already done its {total} iteration(s); nothing to train "
+                     "(give more --epochs / --iterations to extend it).")
         if ctx.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             with atomic_path(self.out / "config.json") as tmp:
