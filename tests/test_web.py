@@ -49,12 +49,30 @@ def client(server: tuple[gr.Blocks, str]) -> Any:
     return gradio_client.Client(server[1], verbose=False, download_files=True)
 
 
+def settings(method: str = "fast", style_from: str = web.BUILTIN, builtins: list[str | None] | None = None,
+             styles: list[Path | None] | None = None, weights: list[float] | None = None, strength: float = 1.0,
+             stroke: float = 1.0, size: int = 64, preserve: str = "off", steps: int = 0) -> list[Any]:
+    """The page's settings column in page order (what every tab sends), for gradio_client."""
+    h = gradio_client.handle_file
+
+    def pad(xs: list[Any] | None, fill: Any) -> list[Any]:
+        xs = list(xs or [])
+        return xs + [fill] * (web.MAX_STYLES - len(xs))
+
+    return [method, style_from, *pad(builtins, None), *[h(str(p)) if p else None for p in pad(styles, None)],
+            *pad(weights, 1.0), strength, stroke, size, preserve, steps]
+
+
 def predict(client: Any, content: Path | None, method: str = "fast", style_from: str = web.BUILTIN,
             builtin: str | None = None, style: Path | None = None, strength: float = 1.0, size: int = 64,
-            preserve: str = "off", steps: int = 0) -> tuple[str, str]:
+            preserve: str = "off", steps: int = 0, *, regions: dict[str, Any] | None = None,
+            **more: Any) -> tuple[str, str]:
     h = gradio_client.handle_file
-    return client.predict(h(str(content)) if content else None, method, style_from, builtin,
-                          h(str(style)) if style else None, strength, size, preserve, steps,
+    more.setdefault("builtins", [builtin])
+    more.setdefault("styles", [style])
+    return client.predict(h(str(content)) if content else None, regions,
+                          *settings(method, style_from, strength=strength, size=size, preserve=preserve,
+                                    steps=steps, **more),
                           api_name="/stylize")
 
 
@@ -75,7 +93,7 @@ class NeedsWeights(Method):
     def configure(self, options: dict[str, Any]) -> None:
         pass
 
-    def run(self, content: torch.Tensor, prepared: Any, labels: im.Labels | None) -> Output:
+    def run(self, content: np.ndarray, prepared: Any, labels: im.Labels | None) -> Output:
         raise AssertionError("must not run without its weights")
 
 
@@ -87,10 +105,10 @@ class Counting(Method):
     def configure(self, options: dict[str, Any]) -> None:
         pass
 
-    def run(self, content: torch.Tensor, prepared: Any, labels: im.Labels | None) -> Output:
+    def run(self, content: np.ndarray, prepared: Any, labels: im.Labels | None) -> Output:
         for i in range(4):
             self.report(i + 1, 4, {"loss": 10.0 - i})
-        return Output(im.to_pil(1 - content))
+        return Output(im.from_array(1 - content))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -201,7 +219,7 @@ def test_progress_reaches_the_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setitem(METHODS, "counting", f"{__name__}:Counting")
     seen: list[tuple[int, int, str]] = []
     req = web.StylizeRequest(str(smooth_image(tmp_path / "c.png", (40, 30))), "counting", web.IMAGE,
-                             style_image=str(smooth_image(tmp_path / "s.png", (20, 20))), size=40)
+                             style_images=[str(smooth_image(tmp_path / "s.png", (20, 20)))], size=40)
     img, report = web.run_stylize(req, web.ServeConfig(), lambda *a: seen.append(a))
     assert [s[:2] for s in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert "step 2/4" in seen[1][2] and "loss 9" in seen[1][2]
@@ -217,7 +235,7 @@ def test_gatys_steps_reach_the_page(tmp_path: Path, random_vgg_file: Any) -> Non
     assert {s.name: s for s in web.method_states()}["gatys"].available
     seen: list[tuple[int, int, str]] = []
     req = web.StylizeRequest(str(smooth_image(tmp_path / "c.png", (40, 30))), "gatys", web.IMAGE,
-                             style_image=str(smooth_image(tmp_path / "s.png", (32, 32), 2)), size=32, steps=3)
+                             style_images=[str(smooth_image(tmp_path / "s.png", (32, 32), 2))], size=32, steps=3)
     img, _ = web.run_stylize(req, web.ServeConfig(), lambda *a: seen.append(a))
     assert [s[:2] for s in seen] == [(1, 3), (2, 3), (3, 3)]
     assert all("loss" in s[2] for s in seen)
