@@ -215,7 +215,14 @@ def run_stylize(req: StylizeRequest, cfg: ServeConfig, progress: ProgressFn | No
     opts = request_options(req, cfg, max(content.size))
     if progress is not None:
         opts["callback"] = progress_callback(req.method, progress)
-    result = api.stylize_report(content, styles, method=req.method, mask=req.mask, **opts)
+    try:
+        result = api.stylize_report(content, styles, method=req.method, mask=req.mask, **opts)
+    except PainterlyError as exc:
+        if req.mask is None:
+            raise
+        # the label file is the server's temporary name for what the user painted
+        raise PainterlyError(str(exc).replace(f"mask {req.mask}", "the painted mask")
+                             .replace(req.mask, "the painted mask")) from None
     out = result.image_with_alpha()
     return out, describe(req, styles, result, out)
 
