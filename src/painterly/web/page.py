@@ -135,8 +135,10 @@ def build_app(cfg: ServeConfig = ServeConfig()) -> gr.Blocks:
                     for i in range(1, MAX_STYLES):
                         add_slot(i)
                 style_examples = offer.example_files(offer.EXAMPLE_STYLES)
-                if style_examples:
-                    gr.Examples([[p] for p in style_examples], [images[0]], label="Example style images")
+                examples_box = gr.Column(visible=not names)
+                with examples_box:
+                    if style_examples:
+                        gr.Examples([[p] for p in style_examples], [images[0]], label="Example style images")
                 strength = gr.Slider(0, 1, value=1.0, step=0.05,
                                      label="Strength (0 = the photo's own style, 1 = full style)",
                                      elem_id="strength")
@@ -201,7 +203,7 @@ def build_app(cfg: ServeConfig = ServeConfig()) -> gr.Blocks:
         if thumbs:
             with gr.Accordion("Built-in styles (fast): click one to use it as style 1", open=True,
                               elem_id="builtin-box") as builtin_box:
-                gallery = gr.Gallery(thumbs, columns=13, height="auto", allow_preview=False, object_fit="contain",
+                gallery = gr.Gallery(thumbs, columns=9, height="auto", allow_preview=False, object_fit="contain",
                                      show_label=False, elem_id="builtin-gallery")
 
         settings: list[Any] = [method, style_from, *builtins, *images, *weights, strength, stroke, size, preserve,
@@ -246,13 +248,13 @@ def build_app(cfg: ServeConfig = ServeConfig()) -> gr.Blocks:
 
         def style_from_update(choice: str) -> list[Any]:
             return ([gr.update(visible=choice == BUILTIN) for _ in builtins]
-                    + [gr.update(visible=choice == IMAGE) for _ in images])
+                    + [gr.update(visible=choice == IMAGE) for _ in images] + [gr.update(visible=choice == IMAGE)])
 
         def refresh_methods(current: str) -> Any:
             return gr.update(choices=[(s.label, s.name) for s in offer.method_states()])
 
         private: dict[str, Any] = {"api_visibility": "private", "queue": False}
-        style_from.change(style_from_update, style_from, [*builtins, *images], **private)
+        style_from.change(style_from_update, style_from, [*builtins, *images, examples_box], **private)
         method_outputs: list[Any] = [hint, run, strength, steps, size, style_from]
         if thumbs:
             method_outputs.append(builtin_box)
