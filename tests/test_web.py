@@ -387,6 +387,20 @@ def test_video_tab_reports_every_frame_and_matches_the_cli(cli: Any, tmp_path: P
     assert np.abs(decoded(out) - decoded(ref)).max() <= 1     # the same code path as `painterly video`
 
 
+def test_options_only_carry_what_was_changed() -> None:
+    from painterly.web.jobs import request_options
+
+    cfg = web.ServeConfig(max_size=256)
+    plain = request_options(web.StylizeRequest(None, "fast"), cfg, 200)
+    assert plain == {"progress": False}                       # the CLI without options: method defaults
+    assert request_options(web.StylizeRequest(None, "fast", stroke_scale=2.5), cfg, 200)["stroke_scale"] == 2.5
+    assert request_options(web.StylizeRequest(None, "fast", strength=0.4), cfg, 200)["strength"] == 0.4
+    # the method's default (native up to 1024 for fast) would exceed this server's limit: the limit wins
+    assert request_options(web.StylizeRequest(None, "fast"), cfg, 900)["size"] == 256
+    with pytest.raises(PainterlyError, match="stroke scale"):
+        request_options(web.StylizeRequest(None, "fast", stroke_scale=5), cfg, 200)
+
+
 def test_builtin_picker_only_for_fast() -> None:
     from painterly.web.page import method_update
 
@@ -396,20 +410,25 @@ def test_builtin_picker_only_for_fast() -> None:
         assert style_from["value"] == (web.BUILTIN if m == "fast" else web.IMAGE)
 
 
-def test_user_errors_leave_one_line_at_most_in_the_log(client: Any, capfd: pytest.CaptureFixture[str],
-                                                       tmp_path: Path) -> None:
+def test_rejected_requests_log_one_line_each(client: Any, capfd: pytest.CaptureFixture[str],
+                                             tmp_path: Path) -> None:
     fake = tmp_path / "notes.png"
     fake.write_text("not a picture\n")
+    photo = smooth_image(tmp_path / "p.png", (40, 40))
     capfd.readouterr()
-    app_error(client, fake, builtin="style0")
-    app_error(client, smooth_image(tmp_path / "p.png", (40, 40)), builtin="style0", size=8)
-    app_error(client, smooth_image(tmp_path / "q.png", (40, 40)), builtin="style0", weights=[0, 0])
-    with pytest.raises(Exception):
-        predict(client, noise_image(tmp_path / "heavy.png", (200, 200)), builtin="style0")
+    app_error(client, fake, builtin="style0")                        # unreadable upload
+    app_error(client, photo, builtin="style0", size=8)               # our own check
+    app_error(client, photo, builtin="style0", weights=[0, 0])       # the API's check
+    app_error(client, photo, builtin="no-such-style")                # Gradio's dropdown validation
     log = capfd.readouterr()
     text = log.out + log.err
     assert "Traceback" not in text, text
-    assert len([ln for ln in text.splitlines() if ln.strip()]) <= 4, text
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert len(lines) == 4 and all(ln.startswith("painterly serve: rejected a request: ") for ln in lines), text
+    with pytest.raises(Exception):
+        predict(client, noise_image(tmp_path / "heavy.png", (200, 200)), builtin="style0")   # over the MB limit
+    text = "".join(capfd.readouterr())
+    assert "Traceback" not in text and len(text.strip().splitlines()) <= 1, text
 
 
 def test_web_imports_no_torch_and_fast_runs_without_it(tmp_path: Path) -> None:

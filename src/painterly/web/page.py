@@ -47,15 +47,37 @@ def upload_image(**kwargs: Any) -> gr.Image:
             raise
         except Exception:  # noqa: BLE001 — anything Pillow throws at a bad upload
             name = getattr(payload, "orig_name", None) or "the upload"
-            raise gr.Error(f"{name} is not an image file this server can read (use JPEG, PNG, WebP, TIFF "
-                           "or BMP).", print_exception=False) from None
+            raise rejected(f"{name} is not an image file this server can read (use JPEG, PNG, WebP, TIFF "
+                           "or BMP).") from None
 
     comp.preprocess = preprocess  # type: ignore[method-assign]
     return comp
 
 
+def rejected(message: str) -> gr.Error:
+    """A request the page refuses: one line in the server log (no traceback), the message on the page."""
+    print(f"painterly serve: rejected a request: {message}", file=sys.stderr, flush=True)
+    return gr.Error(message, duration=None, print_exception=False)
+
+
 def _user_error(exc: BaseException) -> gr.Error:
-    return gr.Error(str(exc), duration=None, print_exception=False)
+    return rejected(str(exc))
+
+
+def quiet_validation(comp: Any) -> None:
+    """Gradio's own input checks (a value not among a dropdown's choices, ...) raise errors that print a
+    full traceback; re-raise them as one logged line."""
+    original = comp.preprocess
+
+    def preprocess(payload: Any) -> Any:
+        try:
+            return original(payload)
+        except gr.Error as exc:
+            if not exc.print_exception:
+                raise
+            raise rejected(exc.message) from None
+
+    comp.preprocess = preprocess
 
 
 def guarded(what: str, fn: Callable[[], Any]) -> Any:
@@ -66,7 +88,7 @@ def guarded(what: str, fn: Callable[[], Any]) -> Any:
     except PainterlyError as exc:
         raise _user_error(exc) from None
     except MemoryError:
-        raise gr.Error("out of memory: choose a smaller size.", print_exception=False) from None
+        raise rejected("out of memory: choose a smaller size.") from None
     except gr.Error:
         raise
     except Exception as exc:
@@ -280,6 +302,9 @@ def build_app(cfg: ServeConfig = ServeConfig()) -> gr.Blocks:
                       show_progress="hidden")
         run_video.click(on_video, [video_in, smooth, *settings], [video_out, video_report], api_name="video",
                         concurrency_limit="default")
+    for block in demo.blocks.values():
+        if isinstance(block, gr.components.Component):
+            quiet_validation(block)
     return demo
 
 
