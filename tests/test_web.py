@@ -50,12 +50,30 @@ def client(server: tuple[gr.Blocks, str]) -> Any:
     return gradio_client.Client(server[1], verbose=False, download_files=True)
 
 
+def settings(method: str = "fast", style_from: str = web.BUILTIN, builtins: list[str | None] | None = None,
+             styles: list[Path | None] | None = None, weights: list[float] | None = None, strength: float = 1.0,
+             stroke: float = 1.0, size: int = 64, preserve: str = "off", steps: int = 0) -> list[Any]:
+    """The page's settings column in page order (what every tab sends), for gradio_client."""
+    h = gradio_client.handle_file
+
+    def pad(xs: list[Any] | None, fill: Any) -> list[Any]:
+        xs = list(xs or [])
+        return xs + [fill] * (web.MAX_STYLES - len(xs))
+
+    return [method, style_from, *pad(builtins, None), *[h(str(p)) if p else None for p in pad(styles, None)],
+            *pad(weights, 1.0), strength, stroke, size, preserve, steps]
+
+
 def predict(client: Any, content: Path | None, method: str = "fast", style_from: str = web.BUILTIN,
             builtin: str | None = None, style: Path | None = None, strength: float = 1.0, size: int = 64,
-            preserve: str = "off", steps: int = 0) -> tuple[str, str]:
+            preserve: str = "off", steps: int = 0, *, regions: dict[str, Any] | None = None,
+            **more: Any) -> tuple[str, str]:
     h = gradio_client.handle_file
-    return client.predict(h(str(content)) if content else None, method, style_from, builtin,
-                          h(str(style)) if style else None, strength, size, preserve, steps,
+    more.setdefault("builtins", [builtin])
+    more.setdefault("styles", [style])
+    return client.predict(h(str(content)) if content else None, regions,
+                          *settings(method, style_from, strength=strength, size=size, preserve=preserve,
+                                    steps=steps, **more),
                           api_name="/stylize")
 
 
@@ -180,6 +198,260 @@ def test_real_methods_without_weights_give_the_hint(client: Any, tmp_path: Path)
         assert msg == st.hint
 
 
+def pixels(path: str | Path | Image.Image) -> np.ndarray:
+    img = path if isinstance(path, Image.Image) else Image.open(path)
+    return np.asarray(img.convert("RGB"), np.int16)
+
+
+def test_blend_weights_equal_the_api_blend(client: Any, tmp_path: Path) -> None:
+    from painterly import api
+
+    content = smooth_image(tmp_path / "photo.png", (80, 60), 2)
+    got, report = predict(client, content, builtins=["style3", "style10"], weights=[0.7, 0.3], size=80)
+    want = api.stylize(content, [("style3", 0.7), ("style10", 0.3)], method="fast", size=80, progress=False)
+    assert np.abs(pixels(got) - pixels(want)).max() <= 1
+    assert "style3×0.7" in report and "style10×0.3" in report
+    # the weights reach the method: another blend of the same two styles is another picture
+    other, _ = predict(client, content, builtins=["style3", "style10"], weights=[0.2, 0.8], size=80)
+    assert np.abs(pixels(other) - pixels(got)).mean() > 2.0
+
+
+def test_blend_of_style_images_equals_the_api_blend(client: Any, tmp_path: Path) -> None:
+    from painterly import api
+
+    content = smooth_image(tmp_path / "photo.png", (64, 48), 4)
+    a, b = smooth_image(tmp_path / "a.png", (64, 64), 5), smooth_image(tmp_path / "b.png", (64, 64), 6)
+    got, _ = predict(client, content, style_from=web.IMAGE, styles=[a, b], weights=[0.25, 0.75], strength=0.5)
+    want = api.stylize(content, [(str(a), 0.25), (str(b), 0.75)], method="fast", size=64, strength=0.5,
+                       progress=False)
+    assert np.abs(pixels(got) - pixels(want)).max() <= 1
+
+
+def _layer(size: tuple[int, int], box: tuple[int, int, int, int], colour: str, soft_edge: bool = False) -> Image.Image:
+    """A painted editor layer: transparent, a filled box, optionally a faint (alpha 60) halo around it."""
+    layer = Image.new("RGBA", size, (0, 0, 0, 0))
+    rgb = Image.new("RGB", (1, 1), colour).getpixel((0, 0))
+    if soft_edge:
+        x0, y0, x1, y1 = box
+        layer.paste((*rgb, 60), (x0 - 2, y0 - 2, x1 + 2, y1 + 2))
+    layer.paste((*rgb, 255), box)
+    return layer
+
+
+def test_painted_mask_equals_the_label_file(client: Any, tmp_path: Path) -> None:
+    from painterly import api
+
+    content = smooth_image(tmp_path / "photo.png", (80, 60), 3)
+    # painted on a canvas twice the photo's size, with soft stroke edges the label conversion must drop
+    layer = tmp_path / "layer.png"
+    _layer((160, 120), (80, 20, 160, 120), "#0000ff", soft_edge=True).save(layer)
+    labels = Image.new("RGB", (80, 60), "black")
+    labels.paste((0, 0, 255), (40, 10, 80, 60))
+    label_file = tmp_path / "labels.png"
+    labels.save(label_file)
+    h = gradio_client.handle_file
+    editor = {"background": h(str(content)), "layers": [h(str(layer))], "composite": None, "id": None}
+    got, report = predict(client, content, builtins=["style3", "style10"], size=80, regions=editor)
+    want = api.stylize(content, ["style3", "style10"], method="fast", mask=label_file, size=80, progress=False)
+    assert np.abs(pixels(got) - pixels(want)).max() <= 1
+    assert "painted regions" in report
+    blend, _ = predict(client, content, builtins=["style3", "style10"], size=80)
+    assert np.abs(pixels(blend) - pixels(got)).mean() > 2.0     # the regions were used, not the blend
+
+
+def test_painted_mask_with_more_colours_than_styles_is_a_message(client: Any, tmp_path: Path) -> None:
+    content = smooth_image(tmp_path / "photo.png", (40, 30), 3)
+    blue, red = tmp_path / "blue.png", tmp_path / "red.png"
+    _layer((40, 30), (0, 0, 20, 30), "#0000ff").save(blue)
+    _layer((40, 30), (20, 0, 40, 15), "#ff0000").save(red)
+    h = gradio_client.handle_file
+    editor = {"background": None, "layers": [h(str(blue)), h(str(red))], "composite": None, "id": None}
+    msg = app_error(client, content, builtin="style1", regions=editor)
+    assert "painted mask has 3 regions" in msg and "/tmp" not in msg and "mask-" not in msg
+
+
+def test_default_size_equals_the_cli_default(client: Any, cli: Any, tmp_path: Path) -> None:
+    content = smooth_image(tmp_path / "photo.png", (200, 150), 2)
+    got, report = predict(client, content, builtin="style5", size=0)
+    out = tmp_path / "cli.png"
+    proc = cli("stylize", str(content), "--style", "style5", "-o", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    want = Image.open(out)
+    assert Image.open(got).size == want.size
+    assert np.abs(pixels(got) - pixels(want)).max() <= 1
+    assert f"{want.width}×{want.height}" in report
+
+
+def _stream_first_frame(url: str, demo: gr.Blocks, frame: Path, values: list[Any]) -> dict[str, Any]:
+    """Start the webcam stream over Gradio's HTTP queue with one frame and return the first output
+    message (gradio_client cannot follow streaming events)."""
+    import json
+    import uuid
+
+    import httpx
+
+    base = url.rstrip("/")
+    fn_index = next(i for i, d in enumerate(demo.config["dependencies"]) if d.get("api_name") == "webcam")
+    with frame.open("rb") as f:
+        [uploaded] = httpx.post(f"{base}/gradio_api/upload", files={"files": f}).json()
+    data = [{"path": uploaded, "meta": {"_type": "gradio.FileData"}},
+            *[{"path": v["path"], "meta": {"_type": "gradio.FileData"}} if isinstance(v, dict) else v
+              for v in values]]
+    session = uuid.uuid4().hex
+    join = httpx.post(f"{base}/gradio_api/queue/join",
+                      json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None,
+                            "trigger_id": None})
+    assert join.status_code == 200, join.text
+    with httpx.stream("GET", f"{base}/gradio_api/queue/data?session_hash={session}", timeout=120) as s:
+        for line in s.iter_lines():
+            if line.startswith("data:"):
+                msg = json.loads(line[5:])
+                if msg["msg"] in ("process_streaming", "process_completed"):
+                    return msg
+    raise AssertionError("the stream sent no frame")
+
+
+def test_webcam_stream_returns_stylised_frames(server: tuple[gr.Blocks, str], tmp_path: Path) -> None:
+    from painterly import api
+
+    demo, url = server
+    frame = smooth_image(tmp_path / "frame.png", (96, 72), 8)
+    msg = _stream_first_frame(url, demo, frame, settings(builtins=["style7"], size=96))
+    assert msg["msg"] == "process_streaming", msg
+    image, fps = msg["output"]["data"]
+    got = pixels(Image.open(image["path"]))
+    want = pixels(api.stylize(frame, "style7", method="fast", size=96, progress=False))
+    assert got.shape == want.shape == (72, 96, 3)
+    other = pixels(api.stylize(frame, "style8", method="fast", size=96, progress=False))
+    err = np.abs(got - want).mean()
+    # JPEG frames (about 4 grey levels off): still far closer to this style than to another or the camera
+    assert err < 8 and 2 * err < np.abs(got - other).mean() and 2 * err < np.abs(got - pixels(frame)).mean()
+    assert "frames/s" in fps and "96×72" in fps
+
+
+def test_webcam_frames_reuse_the_prepared_style(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from painterly.methods.fast import FastMethod
+
+    prepared: list[int] = []
+    real = FastMethod.prepare
+    monkeypatch.setattr(FastMethod, "prepare", lambda self, styles: prepared.append(1) or real(self, styles))
+    cache = web.PipelineCache()
+    cfg = web.ServeConfig()
+    style = str(smooth_image(tmp_path / "s.png", (48, 48), 3))
+    req = web.StylizeRequest(None, "fast", web.IMAGE, style_images=[style], size=48)
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (36, 48, 3), dtype=np.uint8) for _ in range(3)]
+    outs = [web.stylize_frame(f, req, cfg, cache) for f in frames]
+    assert len(prepared) == 1 and cache.built == 1           # one style preparation for three frames
+    assert all(o.shape == (36, 48, 3) for o in outs)
+    assert np.abs(outs[0].astype(int) - outs[1].astype(int)).mean() > 1   # each frame is its own picture
+    web.stylize_frame(frames[0], web.StylizeRequest(None, "fast", web.IMAGE, style_images=[style], size=48,
+                                                    strength=0.5), cfg, cache)
+    assert len(prepared) == 2 and cache.built == 2           # other settings: prepared anew
+
+
+def test_webcam_refuses_gatys(tmp_path: Path) -> None:
+    req = web.StylizeRequest(None, "gatys", web.IMAGE, style_images=[str(smooth_image(tmp_path / "s.png"))])
+    with pytest.raises(PainterlyError, match="feed-forward|weights"):
+        web.stylize_frame(np.zeros((8, 8, 3), np.uint8), req, web.ServeConfig(), web.PipelineCache())
+
+
+def _tiny_video(path: Path, frames: int = 5, size: tuple[int, int] = (64, 48)) -> Path:
+    av = pytest.importorskip("av")
+    rng = np.random.default_rng(1)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=10)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for _ in range(frames):
+            arr = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")))
+        out.mux(stream.encode(None))
+    return path
+
+
+def test_video_tab_reports_every_frame_and_matches_the_cli(cli: Any, tmp_path: Path) -> None:
+    av = pytest.importorskip("av")
+    src = _tiny_video(tmp_path / "clip.mp4")
+    seen: list[tuple[int, int, str]] = []
+    req = web.StylizeRequest(None, "fast", web.BUILTIN, builtins=["style2"], size=64)
+    out, report = web.run_video(str(src), 0.0, req, web.ServeConfig(), tmp_path / "work", lambda *a: seen.append(a))
+    assert [s[:2] for s in seen] == [(i, 5) for i in range(1, 6)] and "5 frames" in report
+    ref = tmp_path / "cli.mp4"
+    proc = cli("video", str(src), "--style", "style2", "--size", "64", "-o", str(ref), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+
+    def decoded(p: str | Path) -> np.ndarray:
+        with av.open(str(p)) as c:
+            return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)]).astype(np.int16)
+
+    assert np.abs(decoded(out) - decoded(ref)).max() <= 1     # the same code path as `painterly video`
+
+
+def test_options_only_carry_what_was_changed() -> None:
+    from painterly.web.jobs import request_options
+
+    cfg = web.ServeConfig(max_size=256)
+    plain = request_options(web.StylizeRequest(None, "fast"), cfg, 200)
+    assert plain == {"progress": False}                       # the CLI without options: method defaults
+    assert request_options(web.StylizeRequest(None, "fast", stroke_scale=2.5), cfg, 200)["stroke_scale"] == 2.5
+    assert request_options(web.StylizeRequest(None, "fast", strength=0.4), cfg, 200)["strength"] == 0.4
+    # the method's default (native up to 1024 for fast) would exceed this server's limit: the limit wins
+    assert request_options(web.StylizeRequest(None, "fast"), cfg, 900)["size"] == 256
+    with pytest.raises(PainterlyError, match="stroke scale"):
+        request_options(web.StylizeRequest(None, "fast", stroke_scale=5), cfg, 200)
+
+
+def test_builtin_picker_only_for_fast() -> None:
+    from painterly.web.page import method_update
+
+    for m in ("fast", "gatys", "adain", "sanet"):
+        style_from = method_update(m)[-1]
+        assert style_from["visible"] is (m == "fast")
+        assert style_from["value"] == (web.BUILTIN if m == "fast" else web.IMAGE)
+
+
+def test_rejected_requests_log_one_line_each(client: Any, capfd: pytest.CaptureFixture[str],
+                                             tmp_path: Path) -> None:
+    fake = tmp_path / "notes.png"
+    fake.write_text("not a picture\n")
+    photo = smooth_image(tmp_path / "p.png", (40, 40))
+    capfd.readouterr()
+    app_error(client, fake, builtin="style0")                        # unreadable upload
+    app_error(client, photo, builtin="style0", size=8)               # our own check
+    app_error(client, photo, builtin="style0", weights=[0, 0])       # the API's check
+    app_error(client, photo, builtin="no-such-style")                # Gradio's dropdown validation
+    log = capfd.readouterr()
+    text = log.out + log.err
+    assert "Traceback" not in text, text
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert len(lines) == 4 and all(ln.startswith("painterly serve: rejected a request: ") for ln in lines), text
+    with pytest.raises(Exception):
+        predict(client, noise_image(tmp_path / "heavy.png", (200, 200)), builtin="style0")   # over the MB limit
+    text = "".join(capfd.readouterr())
+    assert "Traceback" not in text and len(text.strip().splitlines()) <= 1, text
+
+
+def test_web_imports_no_torch_and_fast_runs_without_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    photo, style = smooth_image(tmp_path / "p.png", (40, 30)), smooth_image(tmp_path / "s.png", (32, 32), 2)
+    code = f"""
+import sys
+sys.modules["torch"] = None          # an installation without torch: any import of it fails
+from painterly import web
+req = web.StylizeRequest({str(photo)!r}, "fast", web.IMAGE, style_images=[{str(style)!r}])
+img, report = web.run_stylize(req, web.ServeConfig())
+states = {{s.name: s.available for s in web.method_states()}}
+print(img.size, states["fast"], states["gatys"])
+"""
+    env = {**os.environ, "PYTHONPATH": str(Path(web.__file__).parents[2])}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["(40,", "30)", "True", "False"], proc.stdout
+
+
 # ----------------------------------------------------------------------------------------------------
 # the pieces, without HTTP
 # ----------------------------------------------------------------------------------------------------
@@ -202,7 +474,7 @@ def test_progress_reaches_the_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setitem(METHODS, "counting", f"{__name__}:Counting")
     seen: list[tuple[int, int, str]] = []
     req = web.StylizeRequest(str(smooth_image(tmp_path / "c.png", (40, 30))), "counting", web.IMAGE,
-                             style_image=str(smooth_image(tmp_path / "s.png", (20, 20))), size=40)
+                             style_images=[str(smooth_image(tmp_path / "s.png", (20, 20)))], size=40)
     img, report = web.run_stylize(req, web.ServeConfig(), lambda *a: seen.append(a))
     assert [s[:2] for s in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert "step 2/4" in seen[1][2] and "loss 9" in seen[1][2]
@@ -218,7 +490,7 @@ def test_gatys_steps_reach_the_page(tmp_path: Path, random_vgg_file: Any) -> Non
     assert {s.name: s for s in web.method_states()}["gatys"].available
     seen: list[tuple[int, int, str]] = []
     req = web.StylizeRequest(str(smooth_image(tmp_path / "c.png", (40, 30))), "gatys", web.IMAGE,
-                             style_image=str(smooth_image(tmp_path / "s.png", (32, 32), 2)), size=32, steps=3)
+                             style_images=[str(smooth_image(tmp_path / "s.png", (32, 32), 2))], size=32, steps=3)
     img, _ = web.run_stylize(req, web.ServeConfig(), lambda *a: seen.append(a))
     assert [s[:2] for s in seen] == [(1, 3), (2, 3), (3, 3)]
     assert all("loss" in s[2] for s in seen)
