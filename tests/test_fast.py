@@ -258,3 +258,12 @@ def test_cli_non_image_content_is_one_line(cli, tmp_path: Path) -> None:  # type
     assert_one_line_error(proc, "notes.jpg")
     assert not out.exists() and not list(tmp_path.glob("*.part*"))
     noise_image(tmp_path / "n.png")
+
+
+def test_progress_is_reported_per_tile() -> None:
+    seen: list[tuple[int, int]] = []
+    content = im.load_image(EXAMPLES / "coffee.jpg").rgb.resize((300, 260))
+    painterly.stylize(content, "7", size=0, tile=160, progress=False,
+                      callback=lambda step, total, info: seen.append((step, total)))
+    n = len(fast._starts(260, 160, 40)) * len(fast._starts(300, 160, 40))  # overlap = tile // 4
+    assert n > 1 and seen[:n] == [(k, n) for k in range(1, n + 1)] and seen[-1] == (1, 1)

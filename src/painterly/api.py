@@ -344,3 +344,25 @@ def translate_files(inputs: Sequence[str | Path], checkpoint: str | Path, output
     if sheet is not None and rows:
         im.save_image(p2p.image_sheet(rows), sheet)
     return done
+
+
+def pix2pix_translator(checkpoint: str | Path, eval_mode: bool = False, seed: int = 0,
+                       device: str = "cpu") -> tuple[Callable[[Image.Image], Image.Image], Any]:
+    """(translate PIL → PIL, generator options) for one loaded checkpoint (the web page's pix2pix tab).
+    Each call reseeds, so with dropout on (the paper's test-time setting) a given image always gives the
+    same result."""
+    from .methods import pix2pix as p2p
+    from .methods import require_torch
+    from .nn.device import pick, seed_everything
+
+    require_torch("pix2pix")
+    dev = pick(device)
+    G, opts = p2p.load_generator(checkpoint)
+    G.to(dev)
+    p2p.set_mode(G, eval_mode)
+
+    def translate(rgb: Image.Image) -> Image.Image:
+        seed_everything(seed)
+        return p2p.translate_image(G, opts, rgb, dev)
+
+    return translate, opts

@@ -254,7 +254,8 @@ def _stats_view(x: np.ndarray) -> np.ndarray:
     return im.area_resize(x, (max(4, round(h * scale)), max(4, round(w * scale))))
 
 
-def tiled(fn: Any, x: np.ndarray, tile: int, overlap: int = OVERLAP) -> tuple[np.ndarray, int]:
+def tiled(fn: Any, x: np.ndarray, tile: int, overlap: int = OVERLAP,
+          on_tile: Any = None) -> tuple[np.ndarray, int]:
     """Apply ``fn`` to overlapping tiles of ``x`` and blend them with feathered seams. ``fn`` must use
     shared normalisation statistics (see render), otherwise each tile gets its own colours."""
     _, _, h, w = x.shape
@@ -267,10 +268,14 @@ def tiled(fn: Any, x: np.ndarray, tile: int, overlap: int = OVERLAP) -> tuple[np
         norm_y[y0:y0 + tile] += _ramp(min(y0 + tile, h) - y0, y0, tile, h, overlap)
     for x0 in xs:
         norm_x[x0:x0 + tile] += _ramp(min(x0 + tile, w) - x0, x0, tile, w, overlap)
+    done = 0
     for y0 in ys:
         for x0 in xs:
             y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
             piece = fn(x[:, :, y0:y1, x0:x1])
+            done += 1
+            if on_tile is not None:  # progress per tile (the web page's bar, callbacks)
+                on_tile(done, len(ys) * len(xs))
             wy = _ramp(y1 - y0, y0, tile, h, overlap) / norm_y[y0:y1]
             wx = _ramp(x1 - x0, x0, tile, w, overlap) / norm_x[x0:x1]
             out[:, :, y0:y1, x0:x1] += piece * (wy[:, None] * wx[None, :])
@@ -367,7 +372,8 @@ class FastMethod(Method):
             tile = AUTO_TILE if h * w > AUTO_TILE_PIXELS else 0
         if tile and max(h, w) > tile:
             stats = moments(model, _stats_view(x), style, self.prov)
-            y, n = tiled(lambda t: stylise(model, t, style, self.prov, stats), x, tile)
+            y, n = tiled(lambda t: stylise(model, t, style, self.prov, stats), x, tile,
+                         on_tile=lambda k, total: self.report(k, total, {"tile": float(k)}))
         else:
             y, n = stylise(model, x, style, self.prov), 1
         if look.kind == "builtin" and cfg.strength < 1.0:

@@ -62,9 +62,9 @@ def load_upload(path: str | None, what: str, max_megapixels: float) -> im.Pictur
         raise PainterlyError(f"upload a {what} first.")
     p = Path(path)
     try:
-        with Image.open(p) as probe:
-            w, h = probe.size
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        # the header only: a valid but huge image is "too large", not "not an image" (Pillow's bomb guard)
+        w, h = im.probe_size(p, what)
+    except PainterlyError:
         raise PainterlyError(f"the {what} {p.name} is not an image file (use JPEG, PNG, WebP, TIFF or BMP).") \
             from None
     check_megapixels(w, h, what, max_megapixels)

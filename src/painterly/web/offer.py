@@ -147,21 +147,8 @@ def pix2pix_translator(checkpoint: Path | None) -> tuple[Translator | None, str]
     if checkpoint is None:
         return None, ("pix2pix needs a checkpoint: start the server with "
                       "`painterly serve --pix2pix CHECKPOINT` (train one with `painterly train pix2pix`).")
-    try:
-        p2p = importlib.import_module("painterly.methods.pix2pix")
-    except ImportError:
-        raise PainterlyError("--pix2pix was given but pix2pix is not part of this installation.") from None
-    import torch
+    from .. import api
 
-    from ..nn.convert import to_pil, to_tensor
-
-    G, opts = p2p.load_generator(checkpoint)
-    p2p.set_mode(G, eval_mode=False)   # the paper's (and `painterly translate`'s) test-time setting
-
-    def translate(rgb: Image.Image) -> Image.Image:
-        torch.manual_seed(0)            # dropout stays on: a fixed seed makes the page reproducible
-        x = p2p.from_unit(to_tensor(rgb))
-        return to_pil(p2p.to_unit(p2p.translate_tensor(G, x, opts.multiple)))
-
+    translate, opts = api.pix2pix_translator(checkpoint)
     return translate, (f"pix2pix checkpoint {Path(checkpoint).name} ({opts.netG}, {opts.direction}, "
                        f"trained at {opts.crop_size} px): upload an input image of that domain.")

@@ -45,6 +45,10 @@ def upload_image(**kwargs: Any) -> gr.Image:
             return original(payload)
         except gr.Error:
             raise
+        except Image.DecompressionBombError:  # a valid image, just over Pillow's own size guard
+            name = getattr(payload, "orig_name", None) or "the upload"
+            raise rejected(f"{name} is too large for this server (over {Image.MAX_IMAGE_PIXELS / 1e6:.0f} MP "
+                           "before any limit of ours); scale it down first.") from None
         except Exception:  # noqa: BLE001 — anything Pillow throws at a bad upload
             name = getattr(payload, "orig_name", None) or "the upload"
             raise rejected(f"{name} is not an image file this server can read (use JPEG, PNG, WebP, TIFF "
