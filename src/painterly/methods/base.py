@@ -267,13 +267,15 @@ class Pipeline:
             size = m.default_size
             if not m.upscale_default:
                 size = min(size, max(pic.rgb.size))
-        elif size > max(pic.rgb.size):
+        # sizes are checked before any pixel is allocated: the 50 MP limit, then the method's minimum
+        target = im.long_side_size(pic.rgb.size, size)
+        im.check_pixels(*target, "the output", m.common.allow_large)
+        m.check_side(target, f"the content image {pic.name}")
+        if m.common.size is not None and size > max(pic.rgb.size):
             # an explicit --size above the image's own: interpolation cannot add detail, so say so
             w, h = pic.rgb.size
             self._notify(f"note: --size {size} is larger than {pic.path or 'the image'} ({w}x{h}); "
                          "upscaling it first.")
-        # sizes are checked before any pixel is allocated: the 50 MP limit, then the method's minimum
-        m.check_side(im.long_side_size(pic.rgb.size, size), f"the content image {pic.name}")
         return im.resize_long(pic.rgb, size, allow_large=m.common.allow_large, what="the output")
 
     def _notify(self, text: str) -> None:
