@@ -113,6 +113,10 @@ def stylize(
                                            rich_help_panel=PANEL_COMMON)] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.",
                                         rich_help_panel=PANEL_COMMON)] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Redo outputs that already exist. Default: an output folder's complete outputs "
+        "with the same options (see OUT/manifest.jsonl) are skipped, so re-running a killed job continues it. "
+        "Exit code 1 if some inputs failed (listed in the manifest).", rich_help_panel=PANEL_COMMON)] = False,
     # gatys
     preset: Annotated[Optional[str], typer.Option(help="neural-style (default) | gatys-paper.",
                                                   rich_help_panel=PANEL_GATYS)] = None,
@@ -178,11 +182,24 @@ def stylize(
         if r.info.get("interrupted"):
             typer.echo(f"interrupted: wrote the best image so far to {dest}", err=True)
 
-    reports, interrupted = api.run_batch(batch, method, mask, on_result=shown, **opts)
+    def skipped(src: Path, dest: Path) -> None:
+        if not json_out and not quiet:
+            typer.echo(f"{src} -> {dest}  (done already, skipped)", err=True)
+
+    def failed(src: Path, msg: str) -> None:
+        typer.echo(f"failed: {msg}", err=True)
+
+    run = api.run_batch(batch, method, mask, on_result=shown, overwrite=overwrite, on_skip=skipped,
+                        on_error=failed, **opts)
+    reports = run.reports
     if json_out:
         typer.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2, default=str))
-    if interrupted:
-        raise typer.Exit(130)
+    s = run.summary
+    if batch.many and s.rank == 0 and (s.skipped or s.failed_total):
+        typer.echo(f"{s.done} written, {s.skipped} skipped (done already), {s.failed_total} failed"
+                   + (f"; see {batch.output / 'manifest.jsonl'}" if s.failed_total else ""), err=True)
+    if run.exit_code:
+        raise typer.Exit(run.exit_code)
 
 
 # ----------------------------------------------------------------------------------------------------
