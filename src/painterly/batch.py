@@ -353,8 +353,8 @@ def run_jobs(jobs: Sequence[Job], work: Callable[[Job], Outcome], ohash: str | C
             except StopJob as stop:
                 raise stop.error from None
             except Exception as exc:  # noqa: BLE001 (sorted by is_input_error: the rest is re-raised)
-                if not is_input_error(exc):
-                    raise
+                if manifest is None or not is_input_error(exc):
+                    raise  # a single output: its input's error is the command's error (exit 2)
                 s.failed += 1
                 s.errors.append((job, str(exc)))
                 if manifest is not None:
