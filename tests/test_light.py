@@ -82,7 +82,7 @@ def test_fast_folder_with_a_style_image_runs_without_torch(tmp_path: Path) -> No
     proc = run_child("stylize", str(src), "--style", str(EXAMPLES / "brick.jpg"), "-o", str(tmp_path / "out"),
                      block_torch=True)
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c0.png", "c1.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c0.png", "c1.png", "manifest.jsonl"]
 
 
 @pytest.mark.parametrize("method", ["gatys", "adain", "sanet"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import importlib
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +17,10 @@ from typing import Any, Union
 
 from PIL import Image
 
+from . import batch as _batch
 from . import checks, hub
 from . import image as im
-from .errors import PainterlyError
+from .errors import PainterlyError, WeightsMissingError
 from .methods import make_method as _build
 from .methods.base import Common, Method, Pipeline, Result, StyleSpec, split_blend, split_weight
 
@@ -235,38 +237,144 @@ def check_outputs(batch: Batch, mask: str | Path | None = None, weights: str | P
     checks.check_outputs([*targets, batch.sheet], inputs, batch.output if batch.many else None)
 
 
+@dataclass
+class BatchRun:
+    """What run_batch did: reports of the results written here, what was skipped or failed, and the
+    exit status the CLI uses (0 ok, 1 some inputs failed, 130 interrupted)."""
+
+    reports: list[dict[str, Any]]
+    summary: _batch.Summary
+
+    @property
+    def interrupted(self) -> bool:
+        return self.summary.interrupted
+
+    @property
+    def exit_code(self) -> int:
+        return self.summary.exit_code
+
+
+def _style_identity(style: str) -> str:
+    """A style as it enters the options hash: files by content (an edited style redoes its outputs),
+    built-in names as given."""
+    source, weight = split_weight(style)
+    p = Path(source)
+    return f"{p.name}@{_batch.file_digest(p)}:{weight}" if p.is_file() else style
+
+
+def batch_options_hash(batch: Batch, method: str, mask: str | Path | None = None, **options: Any) -> str:
+    """The options hash every output of ``batch`` is recorded with (a grid adds each column's style to it)."""
+    return _batch.options_hash({**options, "method": method, "grid": batch.grid,
+                                "mask": None if mask is None else _style_identity(str(mask)),
+                                "styles": [] if batch.grid else [_style_identity(s) for s in batch.styles]})
+
+
+def batch_jobs(batch: Batch) -> list[_batch.Job]:
+    """Every output of the batch as a job, sorted by output name so each torchrun rank computes the same
+    list and takes its own share of it."""
+    jobs = []
+    n_styles = len(batch.styles) if batch.grid else 1
+    for i, c in enumerate(batch.contents):
+        for j in range(n_styles):
+            style: Any = batch.styles[j] if batch.grid else list(batch.styles)
+            jobs.append(_batch.Job(batch.target(i, j), {"input": str(c), "style": style}, (i, j)))
+    return sorted(jobs, key=lambda jb: jb.output.as_posix())
+
+
 def run_batch(batch: Batch, method: str, mask: str | Path | None = None,
-              on_result: Callable[[Path, Path, Result], None] | None = None,
-              **options: Any) -> tuple[list[dict[str, Any]], bool]:
-    """Run a planned batch, saving each result atomically; returns (reports, interrupted)."""
+              on_result: Callable[[Path, Path, Result], None] | None = None, *, overwrite: bool = False,
+              on_skip: Callable[[Path, Path], None] | None = None,
+              on_error: Callable[[Path, str], None] | None = None, **options: Any) -> BatchRun:
+    """Run a planned batch, saving each result atomically.
+
+    With several outputs (an output folder) the job is resumable: outputs already complete with the same
+    options are skipped (``overwrite`` redoes them) and ``OUT/manifest.jsonl`` records every output and
+    every failed input; a bad input is reported (``on_error``) and skipped, the others go on. Under
+    torchrun (WORLD_SIZE > 1) each rank runs its share (batch.shard) on its own GPU and rank 0 merges the
+    manifest. A single output is always written and has no manifest.
+    """
+    dist = _batch.Dist.from_env()
+    dist.pin_gpu(str(options.get("device", "auto")))  # before any library initialises CUDA
     if options.get("save_every") is not None:
         options = {**options, "save_path": str(batch.output)}
     allow_large = bool(options.get("allow_large", False))
-    if batch.grid:
-        results: Iterator[tuple[int, int, Result]] = run_grid(batch.contents, batch.styles, method, **options)
-    else:
-        pipe = pipeline(method, batch.styles or None, mask, **options)
-        results = ((i, 0, pipe(_picture(c, allow_large))) for i, c in enumerate(batch.contents))
+    hashed = {k: v for k, v in options.items() if k != "save_every"}
+    base_hash = batch_options_hash(batch, method, mask, **hashed)
+    # a grid's outputs each depend on one style: hash it per cell so editing one style redoes its column
+    cell_hash = {j: _batch.options_hash({"base": base_hash, "style": _style_identity(s)})
+                 for j, s in enumerate(batch.styles)} if batch.grid else {}
+    m_cache: list[Method] = []
+    pipes: dict[int, Pipeline] = {}  # the current style's pipeline: jobs run style by style (see below)
+
+    def pipe_for(j: int) -> Pipeline:
+        if j not in pipes:
+            if not m_cache:
+                m_cache.append(make_method(method, **options))  # the model is loaded once per process
+            m = m_cache[0]
+            pipes.clear()
+            pipes[j] = Pipeline(m, [_style_spec(m, batch.styles[j])]) if batch.grid else \
+                Pipeline(m, styles_for(m, batch.styles or None), mask)
+        return pipes[j]
+
     reports: list[dict[str, Any]] = []
     cells: dict[tuple[int, int], Image.Image] = {}
-    interrupted = False
-    for i, j, r in results:
-        dest = batch.target(i, j)
-        im.save_image(r.image, dest, r.alpha)
-        reports.append(r.report(str(dest)))
+
+    def work(job: _batch.Job) -> _batch.Outcome:
+        i, j = job.tag
+        try:
+            pipe = pipe_for(j)
+        except PainterlyError as exc:
+            if batch.grid and not isinstance(exc, WeightsMissingError):
+                raise  # one bad style of a grid fails its column only, recorded per output
+            raise _batch.StopJob(exc) from None  # a blend's style or the model: every input would fail
+        r = pipe(_picture(batch.contents[i], allow_large))
+        im.save_image(r.image, job.output, r.alpha)
+        reports.append(r.report(str(job.output)))
         if batch.sheet is not None:
             cells[i, j] = r.image
         if on_result is not None:
-            on_result(batch.contents[i], dest, r)
-        if r.info.get("interrupted"):
-            interrupted = True
-            break
-    if batch.sheet is not None and cells:
-        n_cols = len(batch.styles) if batch.grid else 1
-        rows = [[cells.get((i, j)) for j in range(n_cols)] for i in range(len(batch.contents))]
-        col_labels = [Path(s).stem for s in batch.styles] if batch.grid else []
-        im.save_image(im.contact_sheet(rows, col_labels, [c.stem for c in batch.contents]), batch.sheet)
-    return reports, interrupted
+            on_result(batch.contents[i], job.output, r)
+        return _batch.Outcome(r.seconds, bool(r.info.get("interrupted")))
+
+    # each rank takes its share of the sorted outputs and runs it style by style (each prepared once)
+    summary = _batch.run_jobs(
+        batch_jobs(batch), work, (lambda jb: cell_hash[jb.tag[1]]) if batch.grid else base_hash,
+        batch.output if batch.many else None, dist=dist, overwrite=overwrite,
+        order=lambda jb: jb.tag[1], on_skip=_skip_cb(on_skip), on_error=_error_cb(on_error))
+    if batch.sheet is not None and dist.rank == 0:
+        _write_sheet(batch, cells)
+    return BatchRun(reports, summary)
+
+
+def _skip_cb(cb: Callable[[Path, Path], None] | None) -> Callable[[_batch.Job], None] | None:
+    return None if cb is None else (lambda jb: cb(Path(jb.fields["input"]), jb.output))
+
+
+def _error_cb(cb: Callable[[Path, str], None] | None) -> Callable[[_batch.Job, str], None] | None:
+    return None if cb is None else (lambda jb, msg: cb(Path(jb.fields["input"]), msg))
+
+
+def _write_sheet(batch: Batch, cells: dict[tuple[int, int], Image.Image]) -> None:
+    """Contact sheet of every cell: this run's results from memory, the rest (skipped, or written by other
+    ranks) read back from their files; failed cells stay blank."""
+    n_cols = len(batch.styles) if batch.grid else 1
+    rows: list[list[Image.Image | None]] = []
+    for i in range(len(batch.contents)):
+        row: list[Image.Image | None] = []
+        for j in range(n_cols):
+            cell = cells.get((i, j))
+            dest = batch.target(i, j)
+            if cell is None and dest.is_file():
+                try:
+                    cell = im.load_image(dest, what="output").rgb
+                except PainterlyError:
+                    cell = None
+            row.append(cell)
+        rows.append(row)
+    if not any(c is not None for row in rows for c in row):
+        return
+    col_labels = [Path(s).stem for s in batch.styles] if batch.grid else []
+    im.save_image(im.contact_sheet(rows, col_labels, [c.stem for c in batch.contents]), batch.sheet)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -289,17 +397,38 @@ def weights_verify(name: str) -> hub.VerifyReport:
 # pix2pix: file-level translation (inputs, output names, sheets) over pix2pix's image-level translate
 # ----------------------------------------------------------------------------------------------------
 
+@dataclass
+class TranslateRun:
+    """What ``translate_files`` did: (input, written file) for this process's outputs, and the job summary
+    (skipped / failed inputs, exit code) for folders."""
+
+    written: list[tuple[Path, Path]]
+    summary: _batch.Summary
+
+    def __iter__(self) -> Iterator[tuple[Path, Path]]:
+        return iter(self.written)
+
+    @property
+    def exit_code(self) -> int:
+        return self.summary.exit_code
+
+
 def translate_files(inputs: Sequence[str | Path], checkpoint: str | Path, output: str | Path | None = None,
                     eval_mode: bool = False, seed: int = 0, pairs: bool = False, direction: str = "AtoB",
                     size: int = 0, sheet: str | Path | None = None, netG: str | None = None,
                     norm: str | None = None, ngf: int | None = None, device: str = "auto",
-                    progress: bool = True, allow_large: bool = False) -> list[tuple[Path, Path]]:
-    """Translate image files with a pix2pix generator; returns [(input, written file)].
+                    progress: bool = True, allow_large: bool = False, overwrite: bool = False,
+                    on_skip: Callable[[Path, Path], None] | None = None,
+                    on_error: Callable[[Path, str], None] | None = None) -> TranslateRun:
+    """Translate image files with a pix2pix generator.
 
     One input → ``output`` is a file (default ``STEM-pix2pix.png``); several → a folder (default
-    ``translated/``) of ``STEM.png``. ``pairs``: inputs are A|B images, ``direction`` picks the input half
+    ``translated/``) of ``STEM.png``, run like stylize's folders: resumable (complete outputs with the same
+    settings are skipped, ``overwrite`` redoes them), ``OUT/manifest.jsonl``, bad inputs recorded and
+    skipped, sharded under torchrun. ``pairs``: inputs are A|B images, ``direction`` picks the input half
     and the other half is the sheet's target column. ``size``: resize the long side first (0 = native).
-    See ``painterly translate --help``.
+    Each image is translated from the same seed, so with dropout on (the paper's test-time setting) an
+    image's result does not depend on which images ran before it (resume and shards give the same pixels).
     """
     from tqdm import tqdm
 
@@ -318,32 +447,50 @@ def translate_files(inputs: Sequence[str | Path], checkpoint: str | Path, output
                              + ", ".join(sorted(im.SAVE_FORMATS)))
     if sheet is not None and Path(sheet).suffix.lower() not in im.SAVE_FORMATS:
         raise PainterlyError(f"cannot save sheet {sheet}: unknown extension {Path(sheet).suffix or '(none)'}.")
+    jobs = sorted((_batch.Job(out / f"{f.stem}.png" if many else out, {"input": str(f), "style": None}, f)
+                   for f in files), key=lambda jb: jb.output.as_posix())
     # no output may overwrite an input, and all must be writable: checked before any work
-    checks.check_outputs([*([out / f"{f.stem}.png" for f in files] if many else [out]), sheet],
+    checks.check_outputs([*(jb.output for jb in jobs), sheet],
                          [*(("input image", f) for f in files), ("checkpoint", checkpoint)], out if many else None)
+    dist = _batch.Dist.from_env()
+    dist.pin_gpu(device)  # before anything initialises CUDA
+    ohash = _batch.options_hash({"method": "pix2pix", "checkpoint": _batch.file_digest(checkpoint),
+                                 "eval": eval_mode, "seed": seed, "pairs": pairs, "direction": direction,
+                                 "size": size, "netG": netG, "norm": norm, "ngf": ngf})
     dev = pick(device)
     G, opts = p2p.load_generator(checkpoint, netG=netG, norm=norm, ngf=ngf)
     G.to(dev)
     p2p.set_mode(G, eval_mode)
-    seed_everything(seed)  # once: with dropout on, image k's noise depends on the images before it
-    done: list[tuple[Path, Path]] = []
-    rows: list[list[Image.Image]] = []
-    for f in tqdm(files, desc="translate", unit="img", disable=not (progress and many)):
+    written: list[tuple[Path, Path]] = []
+    rows: dict[Path, list[Image.Image]] = {}
+    bar = tqdm(total=len(_batch.shard(jobs, dist.rank, dist.world)), desc="translate", unit="img",
+               disable=not (progress and many))
+
+    def work(job: _batch.Job) -> _batch.Outcome:
+        t0 = time.perf_counter()
+        f: Path = job.tag
         pic = im.load_image(f, "input image", allow_large=allow_large)
         src, tgt = p2p.split_pair(pic.rgb, f, direction) if pairs else (pic.rgb, None)
         src = im.resize_long(src, size, allow_large=allow_large, what="the output")
+        seed_everything(seed)
         result = p2p.translate_image(G, opts, src, dev)
-        dest = out / f"{f.stem}.png" if many else out
-        im.save_image(result, dest)
-        done.append((f, dest))
+        im.save_image(result, job.output)
+        written.append((f, job.output))
         if sheet is not None:
             row = [src, result]
             if tgt is not None:
                 row.append(tgt.resize(src.size, Image.Resampling.BICUBIC))
-            rows.append(row)
-    if sheet is not None and rows:
-        im.save_image(p2p.image_sheet(rows), sheet)
-    return done
+            rows[f] = row
+        bar.update(1)
+        return _batch.Outcome(time.perf_counter() - t0)
+
+    with bar:
+        summary = _batch.run_jobs(jobs, work, ohash, out if many else None, dist=dist, overwrite=overwrite,
+                                  on_skip=_skip_cb(on_skip), on_error=_error_cb(on_error))
+    if sheet is not None and rows and dist.rank == 0:
+        # this process's rows, in input order (skipped or other ranks' inputs are not re-translated)
+        im.save_image(p2p.image_sheet([rows[f] for f in files if f in rows]), sheet)
+    return TranslateRun(written, summary)
 
 
 def pix2pix_translator(checkpoint: str | Path, eval_mode: bool = False, seed: int = 0,

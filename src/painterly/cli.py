@@ -144,6 +144,10 @@ def stylize(
                                            rich_help_panel=PANEL_COMMON)] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.",
                                         rich_help_panel=PANEL_COMMON)] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Redo outputs that already exist. Default: an output folder's complete outputs "
+        "with the same options (see OUT/manifest.jsonl) are skipped, so re-running a killed job continues it. "
+        "Exit code 1 if some inputs failed (listed in the manifest).", rich_help_panel=PANEL_COMMON)] = False,
     # gatys
     preset: Annotated[Optional[str], typer.Option(help="neural-style (default) | gatys-paper.",
                                                   rich_help_panel=PANEL_GATYS)] = None,
@@ -217,11 +221,24 @@ def stylize(
         if r.info.get("interrupted"):
             typer.echo(f"interrupted: wrote the best image so far to {dest}", err=True)
 
-    reports, interrupted = api.run_batch(batch, method, mask, on_result=shown, **opts)
+    def skipped(src: Path, dest: Path) -> None:
+        if not json_out and not quiet:
+            typer.echo(f"{src} -> {dest}  (done already, skipped)", err=True)
+
+    def failed(src: Path, msg: str) -> None:
+        typer.echo(f"failed: {msg}", err=True)
+
+    run = api.run_batch(batch, method, mask, on_result=shown, overwrite=overwrite, on_skip=skipped,
+                        on_error=failed, **opts)
+    reports = run.reports
     if json_out:
         typer.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2, default=str))
-    if interrupted:
-        raise typer.Exit(130)
+    s = run.summary
+    if batch.many and s.rank == 0 and (s.skipped or s.failed_total):
+        typer.echo(f"{s.done} written, {s.skipped} skipped (done already), {s.failed_total} failed"
+                   + (f"; see {batch.output / 'manifest.jsonl'}" if s.failed_total else ""), err=True)
+    if run.exit_code:
+        raise typer.Exit(run.exit_code)
 
 
 def _stylize_stream(content: list[str], styles: list[str], output: Optional[Path], method: str,
@@ -945,17 +962,34 @@ def translate(
                                                f"({_default(GeneratorOptions, 'ngf')}).")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
     allow_large: Annotated[bool, typer.Option("--allow-large", help="Accept images over 50 megapixels.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Folders: redo outputs that are already "
+                                            "complete (default: skip them, so a killed job continues).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Translate images with a trained pix2pix generator (any size: padded to the network's multiple and
-    cropped back)."""
+    cropped back). Folders run like stylize's: resumable, a manifest.jsonl, bad inputs skipped (exit 1),
+    sharded under torchrun."""
     from . import api
 
-    for r in api.translate_files(inputs, checkpoint, output, eval_mode=eval_mode, seed=seed, pairs=pairs,
-                                 direction=direction, size=size, sheet=sheet, netG=netG, norm=norm, ngf=ngf,
-                                 device=device, progress=not quiet, allow_large=allow_large):
+    def skipped(src: Path, dest: Path) -> None:
         if not quiet:
-            typer.echo(f"{r[0]} -> {r[1]}", err=True)
+            typer.echo(f"{src} -> {dest}  (done already, skipped)", err=True)
+
+    def failed(src: Path, msg: str) -> None:
+        typer.echo(f"failed: {msg}", err=True)
+
+    run = api.translate_files(inputs, checkpoint, output, eval_mode=eval_mode, seed=seed, pairs=pairs,
+                              direction=direction, size=size, sheet=sheet, netG=netG, norm=norm, ngf=ngf,
+                              device=device, progress=not quiet, allow_large=allow_large, overwrite=overwrite,
+                              on_skip=skipped, on_error=failed)
+    for src, dest in run.written:
+        if not quiet:
+            typer.echo(f"{src} -> {dest}", err=True)
+    s = run.summary
+    if s.rank == 0 and (s.skipped or s.failed_total):
+        typer.echo(f"{s.done} written, {s.skipped} skipped (done already), {s.failed_total} failed", err=True)
+    if run.exit_code:
+        raise typer.Exit(run.exit_code)
 
 
 @app.command(
