@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import PainterlyError, WeightsMissingError
+from . import files
 from .files import atomic_path
 
 T = TypeVar("T")
@@ -35,7 +36,7 @@ MANIFEST = "manifest.jsonl"
 
 # Options that change how a job runs but not what it writes: resuming on another machine (cuda vs cpu),
 # quieter, or with a larger pixel limit must not redo finished work.
-RUN_ONLY_OPTIONS = frozenset({"device", "progress", "callback", "allow_large", "save_path", "quiet"})
+RUN_ONLY_OPTIONS = frozenset({"device", "progress", "callback", "notice", "allow_large", "save_path", "quiet"})
 
 # Exit status of a batch command (documented in the README): 0 all ok, 1 some inputs failed (listed in the
 # manifest), 2 usage error (PainterlyError), 130 interrupted.
@@ -299,9 +300,15 @@ def is_input_error(exc: BaseException) -> bool:
 
 
 def _remove_stale_temps(output: Path) -> None:
-    """Temporaries a killed writer left for this output (files.atomic_path's ``.<stem>.*.part<suffix>``);
-    only this rank writes this output, so nobody else can be using them."""
+    """Temporaries a killed writer left for this output (files.atomic_path's ``.<stem>.<pid>.*.part<suffix>``):
+    within a job only this rank writes this output, so a file whose writer is not alive is debris at once
+    (no age guard, unlike files.clean_stale_parts for a whole folder); a live writer's file (another run
+    writing the same name right now) is left alone."""
     for p in output.parent.glob(f".{output.stem}.*.part{output.suffix}"):
+        m = files.PART_NAME.match(p.name)
+        pid = m.group("pid") if m else None
+        if pid is not None and int(pid) != os.getpid() and files.pid_alive(int(pid)):
+            continue
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
 

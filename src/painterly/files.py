@@ -56,7 +56,7 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
 
 # .{stem}.{pid}.{8 random}.part{suffix} (ours since the pid was added) and .{stem}.{8 random}.part{suffix}
 # (older versions); mkstemp's random part is 8 characters of [a-z0-9_]
-_PART = re.compile(r"^\..+?\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.part(?:\.[A-Za-z0-9]+)?$")
+PART_NAME = re.compile(r"^\..+?\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.part(?:\.[A-Za-z0-9]+)?$")
 STALE_SECONDS = 60.0
 """A part file is stale when its writer is dead and it has not changed for this long (the age guard
 protects a run on another machine sharing the folder, whose pid means nothing here)."""
@@ -65,7 +65,7 @@ LEGACY_STALE_SECONDS = 3600.0
 _cleaned: set[Path] = set()
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False
     try:
@@ -92,7 +92,7 @@ def clean_stale_parts(folder: str | os.PathLike[str]) -> list[Path]:
     except OSError:
         return removed
     for e in entries:
-        m = _PART.match(e.name)
+        m = PART_NAME.match(e.name)
         if m is None:
             continue
         try:
@@ -105,7 +105,7 @@ def clean_stale_parts(folder: str | os.PathLike[str]) -> list[Path]:
         if pid is None:
             stale = age > LEGACY_STALE_SECONDS
         else:
-            stale = age > STALE_SECONDS and int(pid) != os.getpid() and not _pid_alive(int(pid))
+            stale = age > STALE_SECONDS and int(pid) != os.getpid() and not pid_alive(int(pid))
         if stale:
             with contextlib.suppress(OSError):
                 os.unlink(e.path)

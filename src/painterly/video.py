@@ -23,6 +23,7 @@ Temporal consistency (``consistency``):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -229,11 +230,13 @@ class FrameStylizer:
 
 def stylize_video(src: str | Path, dest: str | Path, pipe: Pipeline, smooth: float | None = None,
                   progress: bool = True, consistency: str | None = None,
-                  options: Options | None = None) -> VideoReport:
+                  options: Options | None = None,
+                  on_frame: Callable[[int, int], None] | None = None) -> VideoReport:
     """Stylise every frame of ``src`` with ``pipe`` and write ``dest`` (format by extension).
 
     ``consistency``: flow (default) | blend | none; ``smooth`` alone means blend with that weight.
-    ``options`` (an ``Options``) sets everything at once and wins over both.
+    ``options`` (an ``Options``) sets everything at once and wins over both. ``on_frame(done, total)``
+    after each frame (total: the container's frame count, 0 if it does not say; the web page's bar).
     """
     av = _av()
     src, dest = Path(src), Path(dest)
@@ -292,6 +295,8 @@ def stylize_video(src: str | Path, dest: str | Path, pipe: Pipeline, smooth: flo
                             _encode(out, vout, vf, dest)
                             frames += 1
                             bar.update()
+                            if on_frame is not None:
+                                on_frame(frames, int(vin.frames or 0))
                     _encode(out, vout, None, dest)
             except av.FFmpegError as exc:
                 raise PainterlyError(f"cannot decode video {src}: {_first_line(exc)}") from None

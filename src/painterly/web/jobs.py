@@ -322,20 +322,6 @@ def stylize_frame(frame: np.ndarray, req: StylizeRequest, cfg: ServeConfig, cach
 # video: painterly.video.stylize_video with a per-frame progress report
 # ----------------------------------------------------------------------------------------------------
 
-class CountingPipeline:
-    """A Pipeline that reports every frame it stylises (stylize_video only calls it)."""
-
-    def __init__(self, pipe: Pipeline, total: int, progress: ProgressFn | None) -> None:
-        self.pipe, self.total, self.progress, self.done = pipe, total, progress, 0
-
-    def __call__(self, content: im.Picture) -> Result:
-        result = self.pipe(content)
-        self.done += 1
-        if self.progress is not None:
-            self.progress(self.done, max(self.total, self.done), f"frame {self.done}/{self.total or '?'}")
-        return result
-
-
 def video_info(path: Path) -> tuple[int, int, int]:
     """(width, height, frame count or 0) of a video's first stream; a PainterlyError if it is no video."""
     try:
@@ -368,7 +354,12 @@ def run_video(path: str | None, smooth: float, req: StylizeRequest, cfg: ServeCo
     pipe = api.pipeline(req.method, styles, None, **request_options(req, cfg, max(w, h)))
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / f"{src.stem}-{req.method}-{uuid.uuid4().hex[:8]}.mp4"
-    rep = stylize_video(src, dest, CountingPipeline(pipe, total, progress), smooth=float(smooth),  # type: ignore[arg-type]
-                        progress=False)
+    def on_frame(done: int, n: int) -> None:
+        if progress is not None:
+            n = n or total
+            progress(done, max(n, done), f"frame {done}/{n or '?'}")
+
+    # smooth 0: `painterly video`'s default (optical-flow consistency); > 0: the blend with that weight
+    rep = stylize_video(src, dest, pipe, smooth=float(smooth) or None, progress=False, on_frame=on_frame)
     return str(dest), (f"{req.method} · {rep.frames} frames · {rep.size[0]}×{rep.size[1]} · {rep.fps:g} fps"
                        f"{' · audio copied' if rep.audio else ''} · {rep.seconds:.1f} s")

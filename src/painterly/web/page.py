@@ -212,8 +212,8 @@ def build_app(cfg: ServeConfig = ServeConfig()) -> gr.Blocks:
                     with gr.Row():
                         video_in = gr.Video(sources=["upload"], label="Video", elem_id="video-input")
                         video_out = gr.Video(label="Stylised video", interactive=False, elem_id="video-result")
-                    smooth = gr.Slider(0, 0.9, value=0, step=0.05, label="Smooth (blend each frame with the "
-                                       "previous one: less flicker)", elem_id="smooth")
+                    smooth = gr.Slider(0, 0.9, value=0, step=0.05, label="Blend with the previous frame (0 = optical-flow "
+                                       "consistency, as `painterly video`)", elem_id="smooth")
                     run_video = gr.Button("Stylize video", variant="primary", elem_id="run-video")
                     video_report = gr.Markdown(elem_id="video-report")
                 with gr.Tab("pix2pix"):
