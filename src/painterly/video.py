@@ -120,7 +120,7 @@ class Options:
     consistency: str = "flow"
     blend: float = DEFAULT_BLEND        # blend: weight of the previous output
     window: int = 8                     # flow: frames averaged (fresh one included)
-    flow_preset: str = "fast"           # DIS preset: ultrafast | fast | medium
+    flow_preset: str = "fine"           # DIS preset: ultrafast | fast | fine | medium
     temporal_weight: float = 1e3        # gatys: Ruder's short-term temporal loss weight (0–255 scale, MSE)
     next_steps: int | None = None       # gatys: steps for frames after the first (None: half the steps)
     report: bool = False                # measure warping error and detail
