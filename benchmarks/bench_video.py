@@ -74,7 +74,7 @@ def zoom_clip(n: int, size: int, rate: float = 1.012) -> tuple[list[np.ndarray],
     return frames, [None] + [temporal.Step(back, mask, False) for _ in range(n - 1)]
 
 
-def dis_steps(frames: list[np.ndarray], preset: str = "fine") -> list[temporal.Step | None]:
+def dis_steps(frames: list[np.ndarray], preset: str = "fast") -> list[temporal.Step | None]:
     m = temporal.Motion(preset)
     return [m(f) for f in frames]
 
@@ -171,7 +171,8 @@ def main() -> None:
             "DIS flow: warping error  detail |")
     print(head)
     if "fast" in only:
-        modes = {"none": Options("none"), "blend 0.6": Options("blend", blend=0.6), "flow": Options("flow")}
+        modes = {"none": Options("none"), "blend 0.6": Options("blend", blend=0.6), "flow": Options("flow"),
+                 "flow --flow-preset fine": Options("flow", flow_preset="fine")}
         rows += bench_method("fast", lambda: api.pipeline("fast", ["style3"], progress=False, size=0), 256, n,
                              modes)
     if "adain" in only:

@@ -220,3 +220,16 @@ def test_fast_combine_equals_the_plain_definition(interp: str) -> None:
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g[b:-b or None, b:-b or None], w[b:-b or None, b:-b or None], rtol=1e-4, atol=2e-3)
     assert not np.allclose(got[-1], ys[-1], atol=1.0)   # the history really was mixed in
+
+
+def test_fine_preset_is_finer_than_fast_and_selects_cubic() -> None:
+    assert temporal.FlowEstimator("fine").dis.getFinestScale() == 1
+    assert temporal.FlowEstimator("fast").dis.getFinestScale() == 2
+    from painterly.video import FrameStylizer, Options
+
+    class _Pipe:
+        method = object()
+    assert FrameStylizer(_Pipe(), Options(flow_preset="fine")).combine.interpolation == "cubic"  # type: ignore[arg-type]
+    assert FrameStylizer(_Pipe(), Options(flow_preset="fast")).combine.interpolation == "linear"  # type: ignore[arg-type]
+    with pytest.raises(temporal.PainterlyError):
+        temporal.FlowEstimator("slow")
