@@ -39,7 +39,7 @@ from .errors import PainterlyError
 
 # name -> (OpenCV DIS preset, setter overrides). "fine" is DIS's fast preset carried one pyramid level
 # further (flow estimated at half rather than quarter resolution) with fewer iterations per level: on the
-# benchmark zoom its end-point error is 0.12 px against fast's 0.33 (medium: 0.09) at about twice fast's
+# benchmark zoom (256²) its end-point error is 0.14 px against fast's 0.33 (medium: 0.09) at about twice fast's
 # time and half medium's (benchmarks/RESULTS.md).
 PRESETS: dict[str, tuple[int, dict[str, int]]] = {
     "ultrafast": (0, {}),
