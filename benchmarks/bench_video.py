@@ -18,8 +18,6 @@ Usage: python benchmarks/bench_video.py [--frames N] [--quick]
 from __future__ import annotations
 
 import argparse
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,26 +30,12 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import cv2  # noqa: E402
-from PIL import Image  # noqa: E402
+from machine import cpu_model  # noqa: E402
 
 from painterly import api, temporal, videometrics as vm  # noqa: E402
 from painterly.video import FrameStylizer, Options  # noqa: E402
 
 PHOTO = ROOT.parent / "shared" / "data" / "images" / "content" / "tubingen.jpg"
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def photo() -> np.ndarray:
@@ -173,6 +157,9 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=36)
     ap.add_argument("--quick", action="store_true", help="fewer frames, skip gatys")
     ap.add_argument("--only", default="fast,adain,gatys,throughput")
+    ap.add_argument("--gatys-size", type=int, default=48)
+    ap.add_argument("--gatys-frames", type=int, default=10)
+    ap.add_argument("--gatys-steps", type=int, default=40, help="first frame; later frames get half")
     a = ap.parse_args()
     import torch
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
@@ -184,7 +171,8 @@ def main() -> None:
             "DIS flow: warping error  detail |")
     print(head)
     if "fast" in only:
-        modes = {"none": Options("none"), "blend 0.6": Options("blend", blend=0.6), "flow": Options("flow")}
+        modes = {"none": Options("none"), "blend 0.6": Options("blend", blend=0.6), "flow": Options("flow"),
+                 "flow --flow-preset fine": Options("flow", flow_preset="fine")}
         rows += bench_method("fast", lambda: api.pipeline("fast", ["style3"], progress=False, size=0), 256, n,
                              modes)
     if "adain" in only:
@@ -204,12 +192,15 @@ def main() -> None:
         torch.save(sd, tmp / "vgg.pth")
         style = str(ROOT / "examples" / "brick.jpg")
 
+        gs, gn, gk = a.gatys_size, a.gatys_frames, a.gatys_steps
+
         def gatys():
             return api.pipeline("gatys", [style], progress=False, size=0, device="cpu", weights=str(tmp / "vgg.pth"),
-                                steps=40, seed=0, style_size=48, style_weight=1e4)
-        modes = {"none": Options("none"), "flow, no temporal loss": Options("flow", temporal_weight=0.0, next_steps=20),
-                 "flow + temporal loss": Options("flow", next_steps=20)}
-        rows += bench_method("gatys (random VGG, 40/20 steps)", gatys, 48, min(n, 10), modes)
+                                steps=gk, seed=0, style_size=gs, style_weight=1e4)
+        modes = {"none": Options("none"),
+                 "flow, no temporal loss": Options("flow", temporal_weight=0.0, next_steps=gk // 2),
+                 "flow + temporal loss": Options("flow", next_steps=gk // 2)}
+        rows += bench_method(f"gatys (random VGG, {gk}/{gk // 2} steps)", gatys, gs, gn, modes)
     if "throughput" in only:
         t = throughput(512, 8 if a.quick else 16)
         print(t)

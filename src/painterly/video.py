@@ -121,7 +121,8 @@ class Options:
     consistency: str = "flow"
     blend: float = DEFAULT_BLEND        # blend: weight of the previous output
     window: int = 8                     # flow: frames averaged (fresh one included)
-    flow_preset: str = "fast"           # DIS preset: ultrafast | fast | medium
+    flow_preset: str = "fast"           # DIS preset: ultrafast | fast | fine | medium (fine, medium: also
+                                        # cubic sampling of the past frames — the quality settings)
     temporal_weight: float = 1e3        # gatys: Ruder's short-term temporal loss weight (0–255 scale, MSE)
     next_steps: int | None = None       # gatys: steps for frames after the first (None: half the steps)
     report: bool = False                # measure warping error and detail
@@ -166,7 +167,8 @@ class FrameStylizer:
         if opts.consistency == "flow" or opts.report:
             from . import temporal
             self.motion = temporal.Motion(opts.flow_preset)
-            self.combine = temporal.Temporal(window=opts.window)
+            self.combine = temporal.Temporal(
+                window=opts.window, interpolation="cubic" if opts.flow_preset in ("fine", "medium") else "linear")
         if opts.report:
             from .videometrics import ClipMeter
             self.meter_out, self.meter_in = ClipMeter(), ClipMeter()
