@@ -110,10 +110,9 @@ def styles(
 
     Use a style by name or index: --style style7 or --style 7; blend: --style 3:0.5 --style 12:0.5.
     """
-    from .. import image as im
-    from ..methods import fast
+    from ..methods.builtins import builtin_styles
 
-    names = fast.builtin_styles()
+    names = builtin_styles()
     if photo is None:
         if json_out:
             typer.echo(json.dumps([{"index": i, "name": n} for i, n in enumerate(names)], indent=2))
@@ -122,6 +121,9 @@ def styles(
             typer.echo("  " + "  ".join(f"{i}:{n}" for i, n in enumerate(names)))
             typer.echo("see them on your photo: painterly styles PHOTO -o sheet.jpg")
         return
+    from .. import image as im
+    from ..methods import fast
+
     if cell < 32 or cell > 2048:
         _fail("--cell must be between 32 and 2048 px.")
     dest = output or Path(f"{photo.stem}-styles.jpg")

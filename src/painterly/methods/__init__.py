@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PainterlyError
-from .base import Common, Method
+
+if TYPE_CHECKING:  # importing the package stays cheap (numpy, PIL load with .base): the CLI's start-up
+    from .base import Common, Method
 
 # name -> "module:class"; the order is the order shown in help texts and the web UI
 METHODS: dict[str, str] = {
@@ -44,12 +46,12 @@ def create(name: str, common: Common, **options: Any) -> Method:
     return method_class(name)(common, **options)
 
 
-_COMMON_FIELDS = {f.name for f in dataclasses.fields(Common)}
-
-
 def make_method(method: str = "fast", **options: Any) -> Method:
     """Split options into the common ones (size, seed, device, …) and the method's own, then build it."""
+    from .base import Common
+
     cls = method_class(method)  # unknown method / missing torch first, before options are checked
-    common = Common(**{k: v for k, v in options.items() if k in _COMMON_FIELDS})
-    own = {k: v for k, v in options.items() if k not in _COMMON_FIELDS}
+    fields = {f.name for f in dataclasses.fields(Common)}
+    common = Common(**{k: v for k, v in options.items() if k in fields})
+    own = {k: v for k, v in options.items() if k not in fields}
     return cls(common, **own)

@@ -18,7 +18,6 @@ from typing import Any, ClassVar, Union
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from .. import image as im
 from .. import upsample
@@ -209,7 +208,9 @@ class Method(ABC):
 
     # helpers for subclasses ------------------------------------------------------------------------
 
-    def progress(self, total: int, desc: str) -> tqdm:
+    def progress(self, total: int, desc: str) -> Any:
+        from tqdm import tqdm  # imported when a bar is shown (start-up of quick jobs)
+
         return tqdm(total=total, desc=desc, disable=not self.common.progress, leave=False,
                     dynamic_ncols=True)
 

@@ -30,8 +30,8 @@ from PIL import Image
 from .. import image as im
 from ..errors import PainterlyError
 from .base import Method, Output, StyleSpec, build_config, normalised_weights
+from .builtins import N_BUILTIN, builtin_index, builtin_styles
 
-N_BUILTIN = 26
 PREDICT, TRANSFORM, MULTISTYLE = "arbitrary_predict", "arbitrary_transform", "multistyle26"
 STYLE_SIDE = 256          # the predictor's training resolution: centre square resized to 256 (Magenta, wrapper)
 AUTO_TILE = 768           # tile size used when tiling switches on by itself (~0.5 GB per tile run)
@@ -41,25 +41,6 @@ MIN_TILE = 128            # smaller tiles would leave an overlap (tile/4) below 
 MIN_SIDE = 8              # the transformers reflect-pad by 4 px at full resolution: 4 px or less fails
 STYLE_MIN_SIDE = 32       # MobileNetV2 (the style predictor) needs 32 px on each side
 STATS_PIXELS = 1024 * 1024  # tiles share the moments of the image downscaled to at most this many pixels
-
-
-def builtin_styles() -> list[str]:
-    """Names of the built-in styles; the index is the position. The source model came without names,
-    so they are numbered like the TensorFlow Android demo's ``style0.jpg`` … ``style25.jpg`` assets."""
-    return [f"style{i}" for i in range(N_BUILTIN)]
-
-
-def builtin_index(text: str) -> int | None:
-    """``"7"`` or ``"style7"`` → 7; anything else → None. Out-of-range numbers are an error."""
-    t = text.strip().lower()
-    digits = t[5:] if t.startswith("style") else t
-    if not digits.isdigit():
-        return None
-    i = int(digits)
-    if not 0 <= i < N_BUILTIN:
-        raise PainterlyError(f"built-in style {text!r} does not exist; use 0–{N_BUILTIN - 1} "
-                             f"(style0 … style{N_BUILTIN - 1}).")
-    return i
 
 
 # ----------------------------------------------------------------------------------------------------
