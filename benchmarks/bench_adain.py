@@ -127,10 +127,21 @@ def adain_section(args: argparse.Namespace) -> dict[str, Any]:
     prepared = m.prepare([spec])
     frozen = freeze(m.net, content, style_q)
 
+    from painterly.nn import inference
+
+    def plain() -> torch.Tensor:
+        inference.ENABLED = False
+        try:
+            return m.stylise(content, m.prepare([spec]), None)
+        finally:
+            inference.ENABLED = True
+
     variants = {
         "ref": lambda: ref(content, style),
-        # single shot: style encoded again every call, like test.py (plain modules, channels-last)
+        # single shot: style encoded again every call, like test.py (nn.inference path, channels-last)
         "single": lambda: m.stylise(content, m.prepare([spec]), None),
+        # the same with the plain nn.Sequential modules (nn.inference switched off)
+        "plain": plain,
         # public alternatives behind the same maths: NCHW, TorchScript freeze + optimize_for_inference
         "nchw": lambda: nchw.stylise(content, nchw.prepare([spec]), None),
         # style prepared once, reused for every content image / frame (what painterly does)
@@ -142,6 +153,7 @@ def adain_section(args: argparse.Namespace) -> dict[str, Any]:
     t_ref, t_single, t_reuse = t["ref"], t["single"], t["reuse"]
     expected = ref(content, style_q)
     diff = (outs["reuse"] - expected).abs().max().item()
+    diff_plain = (outs["plain"] - expected).abs().max().item()
 
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
@@ -155,6 +167,7 @@ def adain_section(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "reference_s": t_ref, "single_shot_s": t_single, "style_reused_s": t_reuse,
         "ratio_single": t_single / t_ref, "ratio_reused": t_reuse / t_ref, "max_abs_diff": diff,
+        "max_abs_diff_plain": diff_plain, "plain_single_s": t["plain"], "ratio_plain": t["plain"] / t_ref,
         "nchw_single_s": t["nchw"], "ratio_nchw": t["nchw"] / t_ref,
         "frozen_graph_s": t.get("frozen"), "ratio_frozen": t["frozen"] / t_ref if "frozen" in t else None,
         "onnx_export_s": t_export, "onnx_s": t_onnx, "torch_same_graph_s": t_torch_graph,

@@ -39,7 +39,7 @@ from .. import image as im
 from ..nn.convert import to_pil, to_tensor
 from ..nn.device import seed_everything
 from ..errors import PainterlyError
-from ..nn import losses
+from ..nn import inference, losses
 from ..nn.vgg import VGG19, tap_names
 from .base import Output, StyleSpec, build_config, normalised_weights
 from .torch_base import TorchMethod
@@ -229,6 +229,8 @@ def features(vgg: VGG19, x: torch.Tensor, taps: Sequence[str]) -> dict[str, torc
     wanted = dict(zip(ends, taps, strict=True))
     out: dict[str, torch.Tensor] = {}
     h = x.contiguous(memory_format=torch.channels_last) if CHANNELS_LAST else x
+    if inference.applies(h):        # targets and final losses (no autograd): the CPU inference path
+        return inference.forward(vgg.layers, h, max(ends), wanted)[1]
     for i in range(max(ends)):
         layer = vgg.layers[i]
         # ReLU in place on a convolution's output (which its backward does not need) saves a full-size

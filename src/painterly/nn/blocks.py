@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import weights
+from . import inference, weights
 from .losses import mean_std
 
 # (in, out) channels of the decoder's 3x3 convs and where the x2 nearest upsampling sits (before conv i)
@@ -21,6 +21,14 @@ def adain(content: torch.Tensor, style: torch.Tensor, eps: float = 1e-5) -> torc
     return (content - mc) / sc * ss + ms
 
 
+class Decoder(nn.Sequential):
+    """The decoder: an nn.Sequential (so its state_dict keys are the published ones) that runs through the
+    CPU inference path where that applies (nn.inference), like the VGG encoder."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return inference.forward(self, x)[0]
+
+
 def make_decoder() -> nn.Sequential:
     """The AdaIN decoder in pytorch-AdaIN's exact nn.Sequential order (keys 1,5,8,…,28).
 
@@ -34,7 +42,7 @@ def make_decoder() -> nn.Sequential:
         mods += [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3)]
         if i < len(_DECODER_CONVS) - 1:
             mods.append(nn.ReLU())
-    return nn.Sequential(*mods)
+    return Decoder(*mods)
 
 
 def decoder_layout() -> dict[str, tuple[int, ...]]:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import PainterlyError
-from . import weights
+from . import inference, weights
 
 _CFG: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
                          512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
@@ -205,10 +205,4 @@ class VGG19(nn.Module):
         wanted = dict(zip(self.slice_ends(taps), taps, strict=True)) if len(set(taps)) == len(taps) else None
         if wanted is None:
             raise PainterlyError(f"duplicate VGG taps requested: {list(taps)}")
-        h = self.preprocess(x)
-        out: dict[str, torch.Tensor] = {}
-        for i in range(max(wanted)):
-            h = self.layers[i](h)
-            if i + 1 in wanted:
-                out[wanted[i + 1]] = h
-        return out
+        return inference.forward(self.layers, self.preprocess(x), max(wanted), wanted)[1]
