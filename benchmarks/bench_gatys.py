@@ -46,6 +46,7 @@ def prepare(sizes: list[int]) -> None:
 
     sys.path.insert(0, str(ROOT / "src"))
     from painterly import image as im
+    from painterly.nn.convert import to_tensor
     from painterly.nn.vgg import torchvision_layout
 
     WORK.mkdir(parents=True, exist_ok=True)
@@ -70,7 +71,7 @@ def prepare(sizes: list[int]) -> None:
             else:
                 sd[k] = torch.randn(shape, generator=g) * 0.1
         vgg = VGG19("caffe", "max", "relu5_4").load_published(sd)
-        h = vgg.preprocess(im.to_tensor(im.load_image(WORK / "content256.png").rgb))
+        h = vgg.preprocess(to_tensor(im.load_image(WORK / "content256.png").rgb))
         with torch.no_grad():
             for i, layer in enumerate(vgg.layers):
                 if isinstance(layer, torch.nn.Conv2d):
