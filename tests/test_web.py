@@ -567,3 +567,20 @@ def test_serve_bad_options_are_one_line_errors(cli: Any, tmp_path: Path) -> None
 def test_serve_busy_port_is_one_line_error(cli: Any, server: tuple[gr.Blocks, str]) -> None:
     port = server[1].rsplit(":", 1)[1].strip("/")
     assert_one_line_error(cli("serve", "--port", port, timeout=120), port)
+
+
+def test_a_huge_valid_upload_is_too_large_not_not_an_image(tmp_path: Path) -> None:
+    """A valid 400 MP PNG (a few kB on disk) is refused by its size, read from the header, before decoding;
+    a file that is no image says so."""
+    from painterly.web.jobs import load_upload
+
+    big = tmp_path / "big.png"
+    Image.new("1", (20000, 20000)).save(big)
+    with pytest.raises(PainterlyError) as exc:
+        load_upload(str(big), "photo", max_megapixels=50)
+    assert "20000x20000" in str(exc.value) and "400.0 MP" in str(exc.value)
+    assert "not an image" not in str(exc.value)
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"definitely not a png")
+    with pytest.raises(PainterlyError, match="not an image file"):
+        load_upload(str(junk), "photo", max_megapixels=50)
