@@ -174,9 +174,11 @@ def test_webcam_streams_stylised_frames(url: str, browser: Any) -> None:
     time.sleep(FPS_WINDOW_S)
     n1, t1 = browser.execute_script("return window.__frames.size"), time.perf_counter()
     fps = (n1 - n0) / (t1 - t0)
-    # the newest frame may still be decoding when it is swapped in: wait for its real size
+    # the newest frame may still be decoding when it is swapped in, and the first frames of a stream may
+    # predate the size setting: wait (bounded) for a decoded frame at the requested size
     wait.until(lambda d: d.execute_script(
-        "const i = document.querySelector('#webcam-result img'); return i && i.naturalHeight > 0;"))
+        "const i = document.querySelector('#webcam-result img');"
+        "return i && i.naturalHeight > 0 && Math.max(i.naturalWidth, i.naturalHeight) === 128;"))
     img = browser.find_element(By.CSS_SELECTOR, "#webcam-result img")
     width, height = int(img.get_attribute("naturalWidth")), int(img.get_attribute("naturalHeight"))
     server = browser.find_element(By.ID, "webcam-fps").text

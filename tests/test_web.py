@@ -389,10 +389,10 @@ def test_video_tab_reports_every_frame_and_matches_the_cli(cli: Any, tmp_path: P
     assert a.shape == b.shape
     # the same code path as `painterly video`: the first frame (no history yet) equal up to codec
     # rounding; later frames go through flow masks, whose thresholds may flip a few borderline pixels
-    # between two processes, so those are compared on the whole frame
+    # between two processes (seen in CI: mean 0.09 levels, max 11), so those are compared as a whole
     assert np.abs(a[0] - b[0]).max() <= 1
     d = np.abs(a - b)
-    assert d.mean() <= 0.5 and np.percentile(d, 99.5) <= 2, (d.mean(), d.max())
+    assert d.mean() <= 0.5 and (d > 2).mean() <= 0.02, (d.mean(), d.max(), (d > 2).mean())
 
 
 def test_options_only_carry_what_was_changed() -> None:
