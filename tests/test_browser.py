@@ -176,11 +176,11 @@ def test_webcam_streams_stylised_frames(url: str, browser: Any) -> None:
     fps = (n1 - n0) / (t1 - t0)
     # the newest frame may still be decoding when it is swapped in, and the first frames of a stream may
     # predate the size setting: wait (bounded) for a decoded frame at the requested size
-    wait.until(lambda d: d.execute_script(
+    # (the size is read in the same script that checks it: the element is replaced at every frame)
+    width, height = wait.until(lambda d: d.execute_script(
         "const i = document.querySelector('#webcam-result img');"
-        "return i && i.naturalHeight > 0 && Math.max(i.naturalWidth, i.naturalHeight) === 128;"))
-    img = browser.find_element(By.CSS_SELECTOR, "#webcam-result img")
-    width, height = int(img.get_attribute("naturalWidth")), int(img.get_attribute("naturalHeight"))
+        "return i && i.naturalHeight > 0 && Math.max(i.naturalWidth, i.naturalHeight) === 128"
+        " ? [i.naturalWidth, i.naturalHeight] : null;"))
     server = browser.find_element(By.ID, "webcam-fps").text
     print(f"\nwebcam: {fps:.1f} frames/s in the browser over {t1 - t0:.0f} s ({width}x{height} px); "
           f"server says {server!r}")
