@@ -30,18 +30,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from machine import cpu_model  # noqa: E402  (benchmarks/machine.py)
 import painterly
 from painterly import image as im
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def luma(img: Image.Image) -> np.ndarray:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -39,6 +38,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
+from machine import cpu_model  # noqa: E402  (benchmarks/machine.py)
 from painterly import api  # noqa: E402
 from painterly import image as im  # noqa: E402
 
@@ -77,16 +77,6 @@ class Row:
     rate: str = ""                 # frames/s or it/s where that is the natural unit
     peak_mib: float | None = None  # torch.cuda.max_memory_allocated during the row
     note: str = ""
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def gpu_name() -> str:
