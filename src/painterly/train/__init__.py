@@ -7,8 +7,9 @@ Names are re-exported lazily (PEP 562) so that ``painterly.train.config`` loads 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .. import lazy
 
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("TrainConfig", "resume_configs"), "config"),
@@ -23,15 +24,4 @@ if TYPE_CHECKING:
     from .data import ImageFolderDataset, InfiniteSampler, list_images
     from .loop import Task, TrainContext, Trainer, TrainResult, read_checkpoint, unwrap
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy.exports(__name__, _EXPORTS, globals())

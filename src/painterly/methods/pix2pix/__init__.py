@@ -13,8 +13,9 @@ its option defaults — does not load torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ... import lazy
 
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("GENERATORS", "DISCRIMINATORS", "NORMS", "DIRECTIONS", "GeneratorOptions",
@@ -46,15 +47,4 @@ if TYPE_CHECKING:  # the static view of the lazy names below
                           check_direction, unet_levels)
     from .task import Pix2PixTask, make_task, train, train_datasets
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # cache: later look-ups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy.exports(__name__, _EXPORTS, globals())
