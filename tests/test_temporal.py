@@ -173,8 +173,9 @@ def test_temporal_imports_no_torch(tmp_path: Path) -> None:
 
 
 def reference_combine(ys: list[np.ndarray], steps: list, window: int, interp: str) -> list[np.ndarray]:
-    """The combine written plainly (tracks as x, y, visibility composed by remap; every past frame sampled
-    once; mean over the pixels seen all along; the restore gain) — what the optimised Temporal must equal."""
+    """The combine written plainly (tracks as x, y and a "gone" flag composed by remap; every past frame
+    sampled once; mean over the pixels seen all along; the restore gain) — what the optimised Temporal must
+    equal. A pixel is gone once any pixel it was interpolated from (with a nonzero weight) was gone."""
     hist: list[list[np.ndarray]] = []
     outs = []
     for y, s in zip(ys, steps, strict=True):
@@ -185,10 +186,10 @@ def reference_combine(ys: list[np.ndarray], steps: list, window: int, interp: st
             at = temporal.grid(h, w) + s.backward
             for p in hist:
                 p[1] = temporal.remap(p[1], at)
-                p[1][..., 2] *= s.mask
+                p[1][..., 2] = (p[1][..., 2] > 0) | ~s.mask     # channel 2: gone
         acc, count = y.copy(), np.ones((h, w), np.float32)
         for frame, track in hist:
-            seen = (track[..., 2] >= 0.999).astype(np.float32)
+            seen = (track[..., 2] == 0).astype(np.float32)
             acc += seen[..., None] * temporal.remap(frame, track[..., :2], interp)
             count += seen
         out = acc / count[..., None]
@@ -197,7 +198,7 @@ def reference_combine(ys: list[np.ndarray], steps: list, window: int, interp: st
             hp, hpf, sel = out - blur(out), y - blur(y), count > 1
             gain = np.sqrt(np.mean(hpf[sel] ** 2) / np.mean(hp[sel] ** 2))
             out = blur(out) + np.clip(np.minimum(gain, np.sqrt(count)), 1, None)[..., None] * hp
-        hist.append([y, np.concatenate([temporal.grid(h, w), np.ones((h, w, 1), np.float32)], -1)])
+        hist.append([y, np.concatenate([temporal.grid(h, w), np.zeros((h, w, 1), np.float32)], -1)])
         hist = hist[-(window - 1):]
         outs.append(out)
     return outs

@@ -126,7 +126,7 @@ def remap(img: np.ndarray, pos: np.ndarray, interpolation: str = "linear") -> np
 
 def inside(pos: np.ndarray, h: int, w: int) -> np.ndarray:
     """Boolean H×W: the position lies inside an h×w frame (pixel centres 0..w−1, 0..h−1)."""
-    return (pos[..., 0] >= 0) & (pos[..., 0] <= w - 1) & (pos[..., 1] >= 0) & (pos[..., 1] <= h - 1)
+    return _cv2().inRange(np.ascontiguousarray(pos, np.float32), (0.0, 0.0), (w - 1.0, h - 1.0)) > 0
 
 
 def occlusion_mask(backward: np.ndarray, forward: np.ndarray, pos: np.ndarray | None = None) -> np.ndarray:
@@ -139,19 +139,22 @@ def occlusion_mask(backward: np.ndarray, forward: np.ndarray, pos: np.ndarray | 
     cv2 = _cv2()
     h, w = backward.shape[:2]
     if pos is None:
-        pos = grid(h, w) + backward
+        pos = cv2.add(grid(h, w), backward)
     fwd_at = remap(forward, pos)                       # forward flow at the matched point of t−1
-    bu, bv = backward[..., 0], backward[..., 1]
-    fu, fv = fwd_at[..., 0], fwd_at[..., 1]
-    b2 = bu * bu + bv * bv
-    su, sv = bu + fu, bv + fv
-    consistent = su * su + sv * sv <= 0.01 * (b2 + fu * fu + fv * fv) + 0.5
+
+    def norm2(v: np.ndarray) -> np.ndarray:            # |v|² of a 2-channel field, as one channel
+        sq = cv2.multiply(v, v)
+        return sq[..., 0] + sq[..., 1]
+
+    b2 = norm2(backward)
+    s2 = norm2(cv2.add(backward, fwd_at))
+    consistent = cv2.compare(s2, cv2.addWeighted(b2, 0.01, norm2(fwd_at), 0.01, 0.5), cv2.CMP_LE)
     # central differences (np.gradient's interior; the border rows/columns use replicate, not one-sided)
-    gx = cv2.Sobel(backward, cv2.CV_32F, 1, 0, ksize=1, borderType=cv2.BORDER_REPLICATE)
-    gy = cv2.Sobel(backward, cv2.CV_32F, 0, 1, ksize=1, borderType=cv2.BORDER_REPLICATE)
-    grad2 = 0.25 * (gx[..., 0] ** 2 + gx[..., 1] ** 2 + gy[..., 0] ** 2 + gy[..., 1] ** 2)
-    boundary = grad2 > 0.01 * b2 + 0.002
-    return consistent & ~boundary & inside(pos, h, w)
+    gx = cv2.Sobel(backward, cv2.CV_32F, 1, 0, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
+    gy = cv2.Sobel(backward, cv2.CV_32F, 0, 1, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
+    smooth = cv2.compare(cv2.add(norm2(gx), norm2(gy)), cv2.addWeighted(b2, 0.01, b2, 0.0, 0.002), cv2.CMP_LE)
+    within = cv2.inRange(pos, (0.0, 0.0), (w - 1.0, h - 1.0))
+    return cv2.bitwise_and(cv2.bitwise_and(consistent, smooth), within) > 0
 
 
 @dataclass
@@ -201,14 +204,29 @@ class Motion:
         return Step(backward, mask, float(mask.mean()) < self.cut_fraction)
 
 
+_TRACKS: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _track0(h: int, w: int) -> np.ndarray:
+    """The identity track (x, y, 0, 0), cached read-only: composing makes a new array."""
+    t = _TRACKS.get((h, w))
+    if t is None:
+        t = _TRACKS[(h, w)] = np.zeros((h, w, 4), np.float32)
+        t[..., :2] = grid(h, w)
+        t.setflags(write=False)
+    return t
+
+
 @dataclass
 class _Past:
     frame: np.ndarray             # stylised frame as H×W×4 float32 (R, G, B, 1), never resampled
-    track: np.ndarray             # H×W×4: where each pixel of the current frame is in ``frame`` (x, y), 1
-                                  # where it was visible all the way from that frame to now, and 0 (unused)
+    track: np.ndarray             # H×W×4: where each pixel of the current frame is in ``frame`` (x, y, 0, 0;
+                                  # x far negative where it was not visible all the way from there to now)
+    age: int = 0                  # frames since ``frame``
 
 
-_GONE = -1e6                      # a sampling position far outside any frame (the zero border)
+_GONE = -1e30                     # x of a pixel that is not visible: far outside any frame
+_REFRESH = 8                      # every this many steps a track's gone pixels are pushed back to ≈ _GONE
 
 
 @dataclass
@@ -218,11 +236,13 @@ class Temporal:
     ``decay``: weight of a frame k steps back is decay**k (1 = a plain average over the window);
     ``restore``: give the average back the fresh frame's fine-texture contrast (see the module notes).
 
-    Implementation (OpenCV; 4-channel float32 remaps are its fast ones): a track is (x, y, visibility, 0),
-    composed by one bilinear remap per frame; a pixel counts as visible where its visibility is ≥ 0.999
-    (every neighbour it was interpolated from was visible). Each past frame carries a channel of ones and
-    is sampled with a zero border, unseen pixels at a position outside the frame, so the fourth channel
-    of the sum is the normaliser Σ w_k·m_k itself.
+    Implementation (OpenCV, no per-pixel Python): a track is (x, y, 0, 0) (OpenCV's 4-channel float remap
+    is exact in the values and fast; its 2-channel one rounds them to 1/32 px), composed by one
+    bilinear remap per frame whose map sends the pixels this frame's mask rejects outside, where the
+    constant border gives x = ``_GONE``. A pixel interpolated from any gone neighbour (with a nonzero
+    weight) is then far outside every frame too: "visible all along" is "every pixel it was interpolated
+    from was visible", with no visibility channel to threshold. Each past frame carries a channel of ones
+    and is sampled with a zero border, so the fourth channel of the sum is the normaliser Σ w_k·m_k itself.
     """
 
     window: int = 8
@@ -251,63 +271,65 @@ class Temporal:
         if step is None or step.cut or step.mask.shape != (h, w):
             self.history.clear()
         elif self.history:
-            # compose: a pixel x of frame t was at x + b(x) in t−1, which was at track(x + b(x)) in t−k;
-            # its visibility is also multiplied by this frame's mask
-            ax = grid(h, w)[..., 0] + step.backward[..., 0]
-            ay = grid(h, w)[..., 1] + step.backward[..., 1]
-            ones = np.ones((h, w), np.float32)
-            keep = cv2.merge([ones, ones, step.mask.astype(np.float32), ones])
-            for p in self.history:          # one 4-channel remap carries position and visibility together
-                p.track = cv2.remap(p.track, ax, ay, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-                cv2.multiply(p.track, keep, dst=p.track)
-        y4 = np.empty((h, w, 4), np.float32)
-        y4[..., :3] = y
-        y4[..., 3] = 1.0
-        acc = y4.copy()                     # Σ w_k·m_k·(y, 1): the fourth channel is the normaliser
-        count = None if self.decay == 1.0 else np.ones((h, w), np.float32)
-        interp = cv2.INTER_CUBIC if self.interpolation == "cubic" else cv2.INTER_LINEAR
-        for k, p in enumerate(reversed(self.history), start=1):
-            tx, ty, vis, _ = cv2.split(p.track)
-            seen = vis >= 0.999
-            tx[~seen] = _GONE               # sampled outside: the zero border gives (0, 0, 0, 0)
-            s = cv2.remap(p.frame, tx, ty, interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-            if count is None:
-                cv2.add(acc, s, dst=acc)
-            else:
-                cv2.scaleAdd(s, self.decay**k, acc, dst=acc)
-                count += seen
-        planes = cv2.split(acc)
-        norm = planes[3]
-        inv = 1.0 / norm
-        out = cv2.merge([cv2.multiply(c, inv) for c in planes[:3]])
-        if self.restore and self.history:
-            out = self._restore(out, y, norm if count is None else count)
-        track = np.zeros((h, w, 4), np.float32)
-        track[..., :2] = grid(h, w)
-        track[..., 2] = 1.0
-        self.history.append(_Past(y4, track))
+            self._compose(step, h, w)
+        y4 = cv2.cvtColor(y, cv2.COLOR_RGB2RGBA)       # float alpha is 1.0
+        if not self.history:
+            out = y.copy()
+        else:
+            acc = y4.copy()                             # Σ w_k·m_k·(y, 1): the fourth channel is the normaliser
+            count = None if self.decay == 1.0 else np.ones((h, w), np.float32)
+            interp = cv2.INTER_CUBIC if self.interpolation == "cubic" else cv2.INTER_LINEAR
+            xy = np.empty((h, w, 2), np.float32)
+            for k, p in enumerate(reversed(self.history), start=1):
+                cv2.mixChannels([p.track], [xy], [0, 0, 1, 1])
+                # gone pixels sample outside: the zero border gives (0, 0, 0, 0)
+                s = cv2.remap(p.frame, xy, None, interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                if count is None:
+                    cv2.add(acc, s, dst=acc)
+                else:
+                    cv2.scaleAdd(s, self.decay**k, acc, dst=acc)
+                    count += cv2.extractChannel(s, 3) > 0.5
+            norm = cv2.extractChannel(acc, 3)
+            inv = cv2.divide(1.0, norm)
+            out = cv2.cvtColor(cv2.multiply(acc, cv2.merge([inv, inv, inv, inv])), cv2.COLOR_RGBA2RGB)
+            if self.restore:
+                out = self._restore(out, y, norm if count is None else count)
+        self.history.append(_Past(y4, _track0(h, w)))
         while len(self.history) > self.window - 1:
             self.history.popleft()
         return out
 
+    def _compose(self, step: Step, h: int, w: int) -> None:
+        # a pixel x of frame t was at x + b(x) in t−1, which was at track(x + b(x)) in t−k; where this
+        # frame's mask is False the map points outside and the border makes it gone
+        cv2 = _cv2()
+        at = cv2.add(grid(h, w), step.backward)
+        at[~step.mask] = _GONE
+        border = (_GONE, 0.0, 0.0, 0.0)
+        for p in self.history:
+            p.track = cv2.remap(p.track, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                borderValue=border)
+            p.age += 1
+            if p.age % _REFRESH == 0:
+                # a gone x shrinks by at most 1024× a step when a visible neighbour is interpolated with
+                # it; setting x < −1 back to _GONE keeps it far outside for any window
+                x = p.track[..., 0]
+                x[x < -1.0] = _GONE
+
     def _restore(self, avg: np.ndarray, fresh: np.ndarray, count: np.ndarray) -> np.ndarray:
         cv2 = _cv2()
-        sel = (count > 1.5).astype(np.float32)          # pixels where more than the fresh frame was averaged
-        n_sel = float(sel.sum())
-        if n_sel == 0:
+        sel = cv2.compare(count, 1.5, cv2.CMP_GT)       # pixels where more than the fresh frame was averaged
+        if not cv2.countNonZero(sel):
             return avg
-        base = cv2.GaussianBlur(avg, (0, 0), self.sigma)
-        hp = cv2.subtract(avg, base)
+        hp = cv2.subtract(avg, cv2.GaussianBlur(avg, (0, 0), self.sigma))
         hp_fresh = cv2.subtract(fresh, cv2.GaussianBlur(fresh, (0, 0), self.sigma))
-        e_avg = float(np.dot(cv2.transform(cv2.multiply(hp, hp), np.ones((1, 3), np.float32)).ravel(),
-                             sel.ravel()))
-        e_fresh = float(np.dot(cv2.transform(cv2.multiply(hp_fresh, hp_fresh), np.ones((1, 3), np.float32))
-                               .ravel(), sel.ravel()))
-        gain = float(np.sqrt(e_fresh / e_avg)) if e_avg > 1e-6 * n_sel * 3 else 1.0
+        e_avg = sum(cv2.mean(cv2.multiply(hp, hp), mask=sel)[:3])          # mean high-pass energy there
+        e_fresh = sum(cv2.mean(cv2.multiply(hp_fresh, hp_fresh), mask=sel)[:3])
+        gain = float(np.sqrt(e_fresh / e_avg)) if e_avg > 1e-6 * 3 else 1.0
         if gain <= 1.0:
             return avg
         # out = base + g(x)·hp = avg + (g(x) − 1)·hp, g(x) = min(gain, √count) (≥ 1: count ≥ 1)
-        extra = cv2.subtract(np.minimum(np.sqrt(count), np.float32(gain)), 1.0)
+        extra = cv2.subtract(cv2.min(cv2.sqrt(count), gain), 1.0)
         return cv2.add(avg, cv2.multiply(hp, cv2.merge([extra, extra, extra])))
 
 
