@@ -234,3 +234,21 @@ def test_fine_preset_is_finer_than_fast_and_selects_cubic() -> None:
     assert FrameStylizer(_Pipe(), Options(flow_preset="fast")).combine.interpolation == "linear"  # type: ignore[arg-type]
     with pytest.raises(temporal.PainterlyError):
         temporal.FlowEstimator("slow")
+
+
+def test_a_gone_pixel_stays_gone_through_tiny_interpolation_weights() -> None:
+    # Each step every pixel x is interpolated from x+1 (weight 1 − 1e-6) and from x itself (1e-6). Frame 0's
+    # left half is rejected once (mask False); from then on frame 0 must stay out of the average there
+    # however often the tiny weight of a gone pixel is mixed in (a gone x shrinks a millionfold a step).
+    h, w = 4, 64
+    back = np.zeros((h, w, 2), np.float32)
+    back[..., 0] = 1 - 1e-6
+    cols = np.arange(w)[None, :].repeat(h, 0)
+    comb = temporal.Temporal(window=12, interpolation="linear", restore=False)
+    comb(np.full((h, w, 3), 1000.0, np.float32), None)                       # frame 0: an outlier value
+    comb(np.full((h, w, 3), 10.0, np.float32), temporal.Step(back, cols >= 32, False))
+    everywhere = temporal.Step(back, np.ones((h, w), bool), False)
+    for t in range(2, 12):
+        out = comb(np.full((h, w, 3), 10.0 * t, np.float32), everywhere)
+        np.testing.assert_allclose(out[:, :32], 10.0 * (t + 1) / 2, rtol=1e-5)   # frames 1..t
+        np.testing.assert_allclose(out[:, 33:50], (1000.0 + 10.0 * t * (t + 1) / 2) / (t + 1), rtol=1e-5)

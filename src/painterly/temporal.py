@@ -129,7 +129,26 @@ def inside(pos: np.ndarray, h: int, w: int) -> np.ndarray:
     return _cv2().inRange(np.ascontiguousarray(pos, np.float32), (0.0, 0.0), (w - 1.0, h - 1.0)) > 0
 
 
-def occlusion_mask(backward: np.ndarray, forward: np.ndarray, pos: np.ndarray | None = None) -> np.ndarray:
+class Scratch:
+    """Named full-frame work arrays, reused call after call. A video step needs a few dozen of them, and a
+    fresh one costs a page fault per 4 KiB on first touch (measured: a third of the combine's time at
+    512²). Contents never outlive the call that wrote them."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[tuple[str, tuple[int, ...], str], np.ndarray] = {}
+
+    def __call__(self, name: str, shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
+        key = (name, shape, np.dtype(dtype).str)
+        a = self.arrays.get(key)
+        if a is None:
+            if len(self.arrays) > 64:                  # the frame size changed: drop the old set
+                self.arrays.clear()
+            a = self.arrays[key] = np.empty(shape, dtype)
+        return a
+
+
+def occlusion_mask(backward: np.ndarray, forward: np.ndarray, pos: np.ndarray | None = None,
+                   scratch: Scratch | None = None) -> np.ndarray:
     """Ruder et al.'s mask for frame t: True where the pixel is visible in t−1 and t (trusted).
 
     ``backward``: flow t → t−1; ``forward``: flow t−1 → t; ``pos``: grid + backward if already computed.
@@ -138,23 +157,30 @@ def occlusion_mask(backward: np.ndarray, forward: np.ndarray, pos: np.ndarray | 
     """
     cv2 = _cv2()
     h, w = backward.shape[:2]
+    S = scratch or Scratch()
+    f1, f2, u8 = (h, w), (h, w, 2), np.uint8
     if pos is None:
-        pos = cv2.add(grid(h, w), backward)
-    fwd_at = remap(forward, pos)                       # forward flow at the matched point of t−1
+        pos = cv2.add(grid(h, w), backward, dst=S("pos", f2))
+    # forward flow at the matched point of t−1
+    fwd_at = cv2.remap(forward, pos, None, cv2.INTER_LINEAR, dst=S("fwd_at", f2), borderMode=cv2.BORDER_REPLICATE)
 
-    def norm2(v: np.ndarray) -> np.ndarray:            # |v|² of a 2-channel field, as one channel
-        sq = cv2.multiply(v, v)
-        return sq[..., 0] + sq[..., 1]
+    def norm2(v: np.ndarray, name: str) -> np.ndarray:  # |v|² of a 2-channel field, as one channel
+        sq = cv2.multiply(v, v, dst=S("sq", f2))
+        return np.add(sq[..., 0], sq[..., 1], out=S(name, f1))
 
-    b2 = norm2(backward)
-    s2 = norm2(cv2.add(backward, fwd_at))
-    consistent = cv2.compare(s2, cv2.addWeighted(b2, 0.01, norm2(fwd_at), 0.01, 0.5), cv2.CMP_LE)
+    b2 = norm2(backward, "b2")
+    s2 = norm2(cv2.add(backward, fwd_at, dst=S("sum", f2)), "s2")
+    rhs = cv2.addWeighted(b2, 0.01, norm2(fwd_at, "f2"), 0.01, 0.5, dst=S("rhs", f1))
+    ok = cv2.compare(s2, rhs, cv2.CMP_LE, dst=S("ok", f1, u8))
     # central differences (np.gradient's interior; the border rows/columns use replicate, not one-sided)
-    gx = cv2.Sobel(backward, cv2.CV_32F, 1, 0, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
-    gy = cv2.Sobel(backward, cv2.CV_32F, 0, 1, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
-    smooth = cv2.compare(cv2.add(norm2(gx), norm2(gy)), cv2.addWeighted(b2, 0.01, b2, 0.0, 0.002), cv2.CMP_LE)
-    within = cv2.inRange(pos, (0.0, 0.0), (w - 1.0, h - 1.0))
-    return cv2.bitwise_and(cv2.bitwise_and(consistent, smooth), within) > 0
+    gx = cv2.Sobel(backward, cv2.CV_32F, 1, 0, dst=S("gx", f2), ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
+    gy = cv2.Sobel(backward, cv2.CV_32F, 0, 1, dst=S("gy", f2), ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
+    grad2 = cv2.add(norm2(gx, "gx2"), norm2(gy, "gy2"), dst=S("grad2", f1))
+    smooth = cv2.compare(grad2, cv2.addWeighted(b2, 0.01, b2, 0.0, 0.002, dst=rhs), cv2.CMP_LE,
+                         dst=S("smooth", f1, u8))
+    cv2.bitwise_and(ok, smooth, dst=ok)
+    cv2.bitwise_and(ok, cv2.inRange(pos, (0.0, 0.0), (w - 1.0, h - 1.0), dst=S("in", f1, u8)), dst=ok)
+    return ok > 0
 
 
 @dataclass
@@ -180,6 +206,7 @@ class Motion:
         self.photo_tol = photo_tol
         self.cut_fraction = cut_fraction
         self.prev: np.ndarray | None = None
+        self.scratch = Scratch()
 
     def reset(self) -> None:
         self.prev = None
@@ -193,13 +220,16 @@ class Motion:
         return self.between(prev, g)
 
     def between(self, prev: np.ndarray, cur: np.ndarray) -> Step:
-        backward = self.flow(cur, prev)
-        forward = self.flow(prev, cur)
-        pos = grid(*backward.shape[:2]) + backward
-        mask = occlusion_mask(backward, forward, pos)
+        cv2, S = _cv2(), self.scratch
+        h, w = cur.shape[:2]
+        backward = self.flow(cur, prev)                 # kept in the Step: a new array
+        forward = self.flow.dis.calc(prev, cur, S("forward", (h, w, 2)))
+        pos = cv2.add(grid(h, w), backward, dst=S("pos", (h, w, 2)))
+        mask = occlusion_mask(backward, forward, pos, S)
         if self.photo_tol > 0:
-            cv2 = _cv2()
-            diff = cv2.absdiff(remap(prev, pos), cur)    # uint8 grey levels
+            warped = cv2.remap(prev, pos, None, cv2.INTER_LINEAR, dst=S("warped", (h, w), np.uint8),
+                               borderMode=cv2.BORDER_REPLICATE)
+            diff = cv2.absdiff(warped, cur, dst=warped)  # uint8 grey levels
             mask &= diff <= self.photo_tol
         return Step(backward, mask, float(mask.mean()) < self.cut_fraction)
 
@@ -207,26 +237,34 @@ class Motion:
 _TRACKS: dict[tuple[int, int], np.ndarray] = {}
 
 
-def _track0(h: int, w: int) -> np.ndarray:
-    """The identity track (x, y, 0, 0), cached read-only: composing makes a new array."""
+def _identity(h: int, w: int) -> np.ndarray:
+    """Two identity tracks side by side, (x, y, x, y), cached read-only (composing makes a new array)."""
     t = _TRACKS.get((h, w))
     if t is None:
-        t = _TRACKS[(h, w)] = np.zeros((h, w, 4), np.float32)
-        t[..., :2] = grid(h, w)
+        t = _TRACKS[(h, w)] = np.concatenate([grid(h, w), grid(h, w)], axis=-1)
         t.setflags(write=False)
     return t
 
 
 @dataclass
+class _Slab:
+    """The tracks of two past frames in one H×W×4 array, (x₀, y₀, x₁, y₁): where each pixel of the current
+    frame is in either frame; x far negative where it was not visible all the way from there to now.
+    Two per array because OpenCV's 4-channel float remap composes both at once, exactly; its 2-channel one
+    rounds the values to 1/32 px."""
+
+    track: np.ndarray
+    paired: bool = False
+
+
+@dataclass
 class _Past:
     frame: np.ndarray             # stylised frame as H×W×4 float32 (R, G, B, 1), never resampled
-    track: np.ndarray             # H×W×4: where each pixel of the current frame is in ``frame`` (x, y, 0, 0;
-                                  # x far negative where it was not visible all the way from there to now)
-    age: int = 0                  # frames since ``frame``
+    slab: _Slab                   # its track: channels 2·half, 2·half + 1
+    half: int
 
 
 _GONE = -1e30                     # x of a pixel that is not visible: far outside any frame
-_REFRESH = 8                      # every this many steps a track's gone pixels are pushed back to ≈ _GONE
 
 
 @dataclass
@@ -236,8 +274,7 @@ class Temporal:
     ``decay``: weight of a frame k steps back is decay**k (1 = a plain average over the window);
     ``restore``: give the average back the fresh frame's fine-texture contrast (see the module notes).
 
-    Implementation (OpenCV, no per-pixel Python): a track is (x, y, 0, 0) (OpenCV's 4-channel float remap
-    is exact in the values and fast; its 2-channel one rounds them to 1/32 px), composed by one
+    Implementation (OpenCV, no per-pixel Python): the tracks (two per ``_Slab``) are composed by one
     bilinear remap per frame whose map sends the pixels this frame's mask rejects outside, where the
     constant border gives x = ``_GONE``. A pixel interpolated from any gone neighbour (with a nonzero
     weight) is then far outside every frame too: "visible all along" is "every pixel it was interpolated
@@ -251,6 +288,9 @@ class Temporal:
     sigma: float = 2.0
     interpolation: str = "cubic"    # how the past frames are sampled: cubic | linear
     history: deque[_Past] = field(default_factory=deque)
+    _shape: tuple[int, int] = (0, 0)
+    _free: list[np.ndarray] = field(default_factory=list)
+    _scratch: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.window < 1:
@@ -268,22 +308,24 @@ class Temporal:
         cv2 = _cv2()
         y = np.ascontiguousarray(stylised, np.float32)
         h, w = y.shape[:2]
+        if (h, w) != self._shape:
+            self._shape, self._free, self._scratch = (h, w), [], {}
         if step is None or step.cut or step.mask.shape != (h, w):
             self.history.clear()
         elif self.history:
             self._compose(step, h, w)
-        y4 = cv2.cvtColor(y, cv2.COLOR_RGB2RGBA)       # float alpha is 1.0
+        y4 = cv2.cvtColor(y, cv2.COLOR_RGB2RGBA, dst=self._take())     # float alpha is 1.0
         if not self.history:
             out = y.copy()
         else:
-            acc = y4.copy()                             # Σ w_k·m_k·(y, 1): the fourth channel is the normaliser
+            acc = cv2.copyTo(y4, None, dst=self._tmp("acc", 4))  # Σ w_k·m_k·(y, 1): channel 4 is the normaliser
             count = None if self.decay == 1.0 else np.ones((h, w), np.float32)
             interp = cv2.INTER_CUBIC if self.interpolation == "cubic" else cv2.INTER_LINEAR
-            xy = np.empty((h, w, 2), np.float32)
+            xy, s = self._tmp("xy", 2), self._tmp("sample", 4)
             for k, p in enumerate(reversed(self.history), start=1):
-                cv2.mixChannels([p.track], [xy], [0, 0, 1, 1])
+                cv2.mixChannels([p.slab.track], [xy], [2 * p.half, 0, 2 * p.half + 1, 1])
                 # gone pixels sample outside: the zero border gives (0, 0, 0, 0)
-                s = cv2.remap(p.frame, xy, None, interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                cv2.remap(p.frame, xy, None, interp, dst=s, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
                 if count is None:
                     cv2.add(acc, s, dst=acc)
                 else:
@@ -291,46 +333,79 @@ class Temporal:
                     count += cv2.extractChannel(s, 3) > 0.5
             norm = cv2.extractChannel(acc, 3)
             inv = cv2.divide(1.0, norm)
-            out = cv2.cvtColor(cv2.multiply(acc, cv2.merge([inv, inv, inv, inv])), cv2.COLOR_RGBA2RGB)
+            cv2.multiply(acc, cv2.merge([inv, inv, inv, inv], dst=s), dst=acc)
+            out = cv2.cvtColor(acc, cv2.COLOR_RGBA2RGB)
             if self.restore:
                 out = self._restore(out, y, norm if count is None else count)
-        self.history.append(_Past(y4, _track0(h, w)))
+        last = self.history[-1].slab if self.history else None
+        if last is not None and not last.paired:
+            # the second half of the newest slab takes this frame's identity track
+            if not last.track.flags.writeable:
+                last.track = cv2.copyTo(last.track, None, dst=self._take())
+            cv2.mixChannels([grid(h, w)], [last.track], [0, 2, 1, 3])
+            last.paired = True
+            self.history.append(_Past(y4, last, 1))
+        else:
+            self.history.append(_Past(y4, _Slab(_identity(h, w)), 0))
         while len(self.history) > self.window - 1:
-            self.history.popleft()
+            old = self.history.popleft()
+            self._give(old.frame)
+            if not self.history or self.history[0].slab is not old.slab:
+                self._give(old.slab.track)
         return out
+
+    # Every frame needs the same dozen full-size arrays; allocating them anew costs a page fault per 4 KiB
+    # each time (measured: a third of the combine's time at 512²), so they are recycled.
+    def _take(self) -> np.ndarray | None:
+        """A free H×W×4 array (history frames and tracks rotate through these), or None: cv2 allocates."""
+        return self._free.pop() if self._free else None
+
+    def _give(self, a: np.ndarray) -> None:
+        if a.flags.writeable and a.shape[:2] == self._shape:
+            self._free.append(a)
+
+    def _tmp(self, name: str, channels: int) -> np.ndarray:
+        """A named scratch array, reused every frame (its contents do not survive the frame)."""
+        a = self._scratch.get(name)
+        if a is None:
+            a = self._scratch[name] = np.empty((*self._shape, channels), np.float32)
+        return a
 
     def _compose(self, step: Step, h: int, w: int) -> None:
         # a pixel x of frame t was at x + b(x) in t−1, which was at track(x + b(x)) in t−k; where this
         # frame's mask is False the map points outside and the border makes it gone
         cv2 = _cv2()
-        at = cv2.add(grid(h, w), step.backward)
+        at = cv2.add(grid(h, w), step.backward, dst=self._tmp("at", 2))
         at[~step.mask] = _GONE
-        border = (_GONE, 0.0, 0.0, 0.0)
-        for p in self.history:
-            p.track = cv2.remap(p.track, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                                borderValue=border)
-            p.age += 1
-            if p.age % _REFRESH == 0:
-                # a gone x shrinks by at most 1024× a step when a visible neighbour is interpolated with
-                # it; setting x < −1 back to _GONE keeps it far outside for any window
-                x = p.track[..., 0]
-                x[x < -1.0] = _GONE
+        border = (_GONE, 0.0, _GONE, 0.0)
+        kick = self._tmp("kick", 4)
+        for slab in {id(p.slab): p.slab for p in self.history}.values():
+            t = cv2.remap(slab.track, at, None, cv2.INTER_LINEAR, dst=self._take(),
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+            # a visible neighbour interpolated with a gone x by a tiny weight shrinks it: push every x (and
+            # only x: a valid coordinate is never below 0) below −1 back past _GONE, so it stays outside
+            cv2.threshold(t, -1.0, _GONE, cv2.THRESH_BINARY_INV, dst=kick)
+            cv2.add(t, kick, dst=t)
+            self._give(slab.track)
+            slab.track = t
 
     def _restore(self, avg: np.ndarray, fresh: np.ndarray, count: np.ndarray) -> np.ndarray:
         cv2 = _cv2()
         sel = cv2.compare(count, 1.5, cv2.CMP_GT)       # pixels where more than the fresh frame was averaged
         if not cv2.countNonZero(sel):
             return avg
-        hp = cv2.subtract(avg, cv2.GaussianBlur(avg, (0, 0), self.sigma))
-        hp_fresh = cv2.subtract(fresh, cv2.GaussianBlur(fresh, (0, 0), self.sigma))
-        e_avg = sum(cv2.mean(cv2.multiply(hp, hp), mask=sel)[:3])          # mean high-pass energy there
-        e_fresh = sum(cv2.mean(cv2.multiply(hp_fresh, hp_fresh), mask=sel)[:3])
+        hp, tmp = self._tmp("hp", 3), self._tmp("tmp", 3)
+        cv2.subtract(avg, cv2.GaussianBlur(avg, (0, 0), self.sigma, dst=tmp), dst=hp)
+        e_avg = sum(cv2.mean(cv2.multiply(hp, hp, dst=tmp), mask=sel)[:3])     # mean high-pass energy there
+        hp_fresh = cv2.subtract(fresh, cv2.GaussianBlur(fresh, (0, 0), self.sigma, dst=tmp), dst=tmp)
+        e_fresh = sum(cv2.mean(cv2.multiply(hp_fresh, hp_fresh, dst=tmp), mask=sel)[:3])
         gain = float(np.sqrt(e_fresh / e_avg)) if e_avg > 1e-6 * 3 else 1.0
         if gain <= 1.0:
             return avg
         # out = base + g(x)·hp = avg + (g(x) − 1)·hp, g(x) = min(gain, √count) (≥ 1: count ≥ 1)
         extra = cv2.subtract(cv2.min(cv2.sqrt(count), gain), 1.0)
-        return cv2.add(avg, cv2.multiply(hp, cv2.merge([extra, extra, extra])))
+        cv2.multiply(hp, cv2.merge([extra, extra, extra], dst=tmp), dst=hp)
+        return cv2.add(avg, hp, dst=avg)
 
 
 def warp_previous(prev_out: np.ndarray, step: Step) -> tuple[np.ndarray, np.ndarray]:
