@@ -222,8 +222,9 @@ class Motion:
     def between(self, prev: np.ndarray, cur: np.ndarray) -> Step:
         cv2, S = _cv2(), self.scratch
         h, w = cur.shape[:2]
-        backward = self.flow(cur, prev)                 # kept in the Step: a new array
-        forward = self.flow.dis.calc(prev, cur, S("forward", (h, w, 2)))
+        # (no output array for DIS: it can read what it is given as an initial flow, garbage included)
+        backward = self.flow(cur, prev)
+        forward = self.flow(prev, cur)
         pos = cv2.add(grid(h, w), backward, dst=S("pos", (h, w, 2)))
         mask = occlusion_mask(backward, forward, pos, S)
         if self.photo_tol > 0:
