@@ -17,7 +17,7 @@ and so brings b into a's pixel grid. The flow of frame t back to t−1 is the *b
 * Combine (``Temporal``, feed-forward methods): a window of the last ``window`` stylised frames, each
   brought into the current frame by the *composed* flow and sampled **once** from the frame it was
   stylised in, averaged where the mask chain says the pixel was visible all along:
-  out_t(x) = Σ_k w_k·m_k(x)·y_{t−k}(x + P_k(x)) / Σ_k w_k·m_k(x), with k = 0 the fresh frame (m_0 = 1).
+  out_t(x) = Σ_k m_k(x)·y_{t−k}(x + P_k(x)) / Σ_k m_k(x), with k = 0 the fresh frame (m_0 = 1).
   Warping the previous *output* again and again (out_t = M·W(out_{t−1}) + …) would resample the same
   pixels every frame and blur them a little more each time; here no pixel is ever resampled twice and
   the fresh frame is always part of the average (it re-anchors the result, no drift).
@@ -272,7 +272,6 @@ _GONE = -1e30                     # x of a pixel that is not visible: far outsid
 class Temporal:
     """Combine each fresh stylised frame with the last ``window − 1`` ones, motion compensated.
 
-    ``decay``: weight of a frame k steps back is decay**k (1 = a plain average over the window);
     ``restore``: give the average back the fresh frame's fine-texture contrast (see the module notes).
 
     Implementation (OpenCV, no per-pixel Python): the tracks (two per ``_Slab``) are composed by one
@@ -280,11 +279,10 @@ class Temporal:
     constant border gives x = ``_GONE``. A pixel interpolated from any gone neighbour (with a nonzero
     weight) is then far outside every frame too: "visible all along" is "every pixel it was interpolated
     from was visible", with no visibility channel to threshold. Each past frame carries a channel of ones
-    and is sampled with a zero border, so the fourth channel of the sum is the normaliser Σ w_k·m_k itself.
+    and is sampled with a zero border, so the fourth channel of the sum is the normaliser Σ m_k itself.
     """
 
     window: int = 8
-    decay: float = 1.0
     restore: bool = True
     sigma: float = 2.0
     interpolation: str = "cubic"    # how the past frames are sampled: cubic | linear
@@ -296,8 +294,6 @@ class Temporal:
     def __post_init__(self) -> None:
         if self.window < 1:
             raise PainterlyError(f"--window must be at least 1 frame, got {self.window}.")
-        if not 0.0 < self.decay <= 1.0:
-            raise PainterlyError(f"the flow decay must be in (0, 1], got {self.decay}.")
         if self.interpolation not in ("cubic", "linear"):
             raise PainterlyError(f"interpolation must be cubic or linear, got {self.interpolation!r}.")
 
@@ -319,25 +315,20 @@ class Temporal:
         if not self.history:
             out = y.copy()
         else:
-            acc = cv2.copyTo(y4, None, dst=self._tmp("acc", 4))  # Σ w_k·m_k·(y, 1): channel 4 is the normaliser
-            count = None if self.decay == 1.0 else np.ones((h, w), np.float32)
+            acc = self._tmp("acc", 4)                   # Σ m_k·(y, 1): channel 4 is the normaliser
             interp = cv2.INTER_CUBIC if self.interpolation == "cubic" else cv2.INTER_LINEAR
             xy, s = self._tmp("xy", 2), self._tmp("sample", 4)
-            for k, p in enumerate(reversed(self.history), start=1):
+            for k, p in enumerate(reversed(self.history)):
                 cv2.mixChannels([p.slab.track], [xy], [2 * p.half, 0, 2 * p.half + 1, 1])
                 # gone pixels sample outside: the zero border gives (0, 0, 0, 0)
                 cv2.remap(p.frame, xy, None, interp, dst=s, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-                if count is None:
-                    cv2.add(acc, s, dst=acc)
-                else:
-                    cv2.scaleAdd(s, self.decay**k, acc, dst=acc)
-                    count += cv2.extractChannel(s, 3) > 0.5
+                cv2.add(acc if k else y4, s, dst=acc)
             norm = cv2.extractChannel(acc, 3)
             inv = cv2.divide(1.0, norm)
             cv2.multiply(acc, cv2.merge([inv, inv, inv, inv], dst=s), dst=acc)
             out = cv2.cvtColor(acc, cv2.COLOR_RGBA2RGB)
             if self.restore:
-                out = self._restore(out, y, norm if count is None else count)
+                out = self._restore(out, y, norm)
         last = self.history[-1].slab if self.history else None
         if last is not None and not last.paired:
             # the second half of the newest slab takes this frame's identity track
