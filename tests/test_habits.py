@@ -159,3 +159,25 @@ def test_typed_options_keep_the_preset_and_check_the_method(tmp_path: Path) -> N
         painterly.pipeline("fast", "style1", options=painterly.GatysConfig())
     with pytest.raises(PainterlyError, match="options"):
         painterly.pipeline("fast", "style1", options={"strength": 0.5})
+
+
+def test_a_command_loads_only_its_own_cli_module() -> None:
+    # typer builds every registered command's options at start-up, so `stylize` registers stylize alone;
+    # `--help` (and a typo) still sees every command
+    code = ("import sys; from painterly import cli; sys.argv = ['painterly'] + sys.argv[1:]\n"
+            "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('painterly.cli.')))")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env,
+                              timeout=120)
+    p = run("stylize", "--help")
+    assert "--style" in p.stdout
+    assert p.stdout.strip().splitlines()[-1] == "['painterly.cli.common', 'painterly.cli.stylize']", p.stderr
+    p = run("--help")
+    for command in ("stylize", "styles", "serve", "video", "translate", "evaluate", "weights", "train", "export"):
+        assert f"  {command} " in p.stdout
+    assert "painterly.cli.train" in p.stdout.strip().splitlines()[-1]
+    p = run("weights", "list")
+    assert p.stdout.strip().splitlines()[-1] == "['painterly.cli.common', 'painterly.cli.weights']", p.stderr

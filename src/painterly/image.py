@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import PainterlyError
 from .files import atomic_path
@@ -418,6 +418,8 @@ def contact_sheet(rows: Sequence[Sequence[Image.Image | None]], col_labels: Sequ
     under = 16 if labels else 0
     sheet = Image.new("RGB", (left + n_cols * (cell + pad) + pad, top + n_rows * (cell + under + pad) + pad),
                       "white")
+    from PIL import ImageDraw  # only sheets draw text: ~10 ms of fonts off every start-up
+
     draw = ImageDraw.Draw(sheet)
     for c, label in enumerate(col_labels):
         draw.text((left + pad + c * (cell + pad) + 2, 3), label[:40], fill="black")
