@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .lazy import torch_available
+
 __version__ = "0.1.0"
 
 # Everything is loaded on first use (module __getattr__), so `import painterly` and `painterly --help`
@@ -31,14 +33,8 @@ _LAZY: dict[str, str] = {
 _NEEDS_TORCH = frozenset({"GatysConfig", "AdaINConfig", "SANetConfig"})
 
 
-def _torch_installed() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("torch") is not None   # looks, does not import
-
-
 # `from painterly import *` must work without torch, so the torch methods' options are listed only with it
-__all__ = [n for n in _LAZY if n not in _NEEDS_TORCH or _torch_installed()] + ["__version__"]
+__all__ = [n for n in _LAZY if n not in _NEEDS_TORCH or torch_available()] + ["__version__"]
 
 if TYPE_CHECKING:  # editors and type checkers see the real objects (and complete the options' fields)
     from .api import pipeline, stylize, stylize_report
@@ -55,7 +51,7 @@ def __getattr__(name: str) -> Any:
     spec = _LAZY.get(name)
     if spec is None:
         raise AttributeError(f"module 'painterly' has no attribute {name!r}")
-    if name in _NEEDS_TORCH and not _torch_installed():
+    if name in _NEEDS_TORCH and not torch_available():
         raise AttributeError(f"painterly.{name} needs PyTorch, which is not installed: "
                              'pip install "painterly[torch]"')
     import importlib

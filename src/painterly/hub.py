@@ -22,6 +22,7 @@ from typing import Protocol
 
 from .errors import PainterlyError, WeightsMissingError
 from .files import atomic_path, atomic_write_bytes
+from .lazy import torch_available
 
 Layout = Mapping[str, tuple[int, ...]]
 
@@ -50,12 +51,6 @@ def _checker() -> Checker | None:
 
         importlib.import_module("painterly.nn.weights")
     return _CHECKER[0] if _CHECKER else None
-
-
-def torch_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("torch") is not None
 
 
 @dataclass(frozen=True)

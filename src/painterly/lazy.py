@@ -1,9 +1,11 @@
 """Lazy re-exports for a package (PEP 562): a name loads its submodule on first use, so a package whose
-torch-free parts the CLI reads (config dataclasses) does not load torch on import."""
+torch-free parts the CLI reads (config dataclasses) does not load torch on import; and whether torch is
+there at all, asked without importing it."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,3 +28,8 @@ def exports(package: str, names: Mapping[str, str], namespace: dict[str, Any]
         return sorted({*namespace, *names})
 
     return getattr_, dir_
+
+
+def torch_available() -> bool:
+    """torch is installed (found, not imported: importing it costs seconds)."""
+    return importlib.util.find_spec("torch") is not None

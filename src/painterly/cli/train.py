@@ -78,12 +78,22 @@ _FFQuiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar."
 _FF_MOVABLE = ("content_dir", "style_dir", "vgg")
 
 
-def _train_ff(ctx: typer.Context, method: str, resume: Path | None, out: Path | None, quiet: bool,
-              loop_opts: dict[str, Any], task_opts: dict[str, Any]) -> None:
-    """Shared body of `train adain` / `train sanet`: the recipe (or the run's saved settings) with the
-    command-line options laid over it, then train and report. Option names equal config field names."""
+# the options of `train adain` / `train sanet` that are TrainConfig fields; the rest are FFTrainConfig's
+_FF_LOOP = ("iterations", "batch_size", "seed", "checkpoint_every", "sample_every", "log_every", "workers",
+            "threads", "device", "tensorboard")
+_FF_SHELL = ("ctx", "resume", "out", "quiet")
+
+
+def _train_ff(ctx: typer.Context, method: str, options: dict[str, Any]) -> None:
+    """Shared body of `train adain` / `train sanet` (``options``: the command's parameters): the recipe
+    (or the run's saved settings) with the command-line options laid over it, then train and report.
+    Option names equal config field names."""
     from ..methods import fftrain
     from ..train.config import resume_configs
+
+    resume, out, quiet = options["resume"], options["out"], options["quiet"]
+    loop_opts = {k: options[k] for k in _FF_LOOP}
+    task_opts = {k: v for k, v in options.items() if k not in _FF_LOOP + _FF_SHELL}
 
     loop_given = {**_from_command_line(ctx, loop_opts), "progress": not quiet}
     task_given = _from_command_line(ctx, task_opts, rename={"init": "init_decoder"})
@@ -138,14 +148,7 @@ def train_adain(
     quiet: _FFQuiet = False,
 ) -> None:
     """Train an AdaIN decoder (frozen VGG encoder; Lc on the AdaIN target + λ·mean/std style loss)."""
-    _train_ff(ctx, "adain", resume, out, quiet,
-              loop_opts={"iterations": iterations, "batch_size": batch_size, "seed": seed,
-                         "checkpoint_every": checkpoint_every, "sample_every": sample_every, "log_every": log_every,
-                         "workers": workers, "threads": threads, "device": device, "tensorboard": tensorboard},
-              task_opts={"content_dir": content_dir, "style_dir": style_dir, "vgg": vgg, "init": init,
-                         "lr": lr, "lr_decay": lr_decay, "content_weight": content_weight,
-                         "style_weight": style_weight, "load_size": load_size, "crop_size": crop_size,
-                         "export_every": export_every})
+    _train_ff(ctx, "adain", locals())
 
 
 @train_app.command(
@@ -195,15 +198,7 @@ def train_sanet(
     quiet: _FFQuiet = False,
 ) -> None:
     """Train SANet's transformer and decoder (frozen VGG encoder; content, style and identity losses)."""
-    _train_ff(ctx, "sanet", resume, out, quiet,
-              loop_opts={"iterations": iterations, "batch_size": batch_size, "seed": seed,
-                         "checkpoint_every": checkpoint_every, "sample_every": sample_every, "log_every": log_every,
-                         "workers": workers, "threads": threads, "device": device, "tensorboard": tensorboard},
-              task_opts={"content_dir": content_dir, "style_dir": style_dir, "vgg": vgg, "init": init,
-                         "init_transformer": init_transformer, "lr": lr, "lr_decay": lr_decay,
-                         "content_weight": content_weight, "style_weight": style_weight,
-                         "identity1_weight": identity1_weight, "identity2_weight": identity2_weight,
-                         "load_size": load_size, "crop_size": crop_size, "export_every": export_every})
+    _train_ff(ctx, "sanet", locals())
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PainterlyError
+from ..lazy import torch_available
 
 if TYPE_CHECKING:  # importing the package stays cheap (numpy, PIL load with .base): the CLI's start-up
     from .base import Common, Method
@@ -27,7 +27,7 @@ TORCH_HINT = 'pip install "painterly[torch]"'
 
 def require_torch(what: str) -> None:
     """One-line error, before any other work, when ``what`` needs torch and it is not installed."""
-    if importlib.util.find_spec("torch") is None:
+    if not torch_available():
         raise PainterlyError(f"{what} needs PyTorch, which is not installed: {TORCH_HINT} "
                              "(or first install the torch build you want, CPU or CUDA, from pytorch.org).")
 
