@@ -2,8 +2,9 @@
 
 Every user error is a PainterlyError, printed as one ``error: …`` line with exit code 2 and no traceback.
 One module per group of commands, each registering its commands on ``app`` when imported. ``main`` imports
-only the module of the command being run (typer builds every registered command's options from its
-signature at start-up: all of them cost ~40 ms a run); ``painterly.cli.app`` has them all.
+only the module of the command being run: typer builds every registered command's options from its
+signature at start-up, and with all of them `painterly stylize` started ~0.07 s later (with the
+sheet-only font import, measured together). ``painterly.cli.app`` has them all.
 """
 
 from __future__ import annotations
