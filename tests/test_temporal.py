@@ -3,12 +3,15 @@ and the metrics themselves — on tiny synthetic clips whose motion is known exa
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import SHARED
+from conftest import ROOT, SHARED
 
 cv2 = pytest.importorskip("cv2")
 
@@ -162,11 +165,7 @@ def test_metrics_zero_for_exact_motion_and_positive_for_flicker() -> None:
 
 
 def test_temporal_imports_no_torch(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     code = "import sys; import painterly.temporal, painterly.videometrics; print('torch' in sys.modules)"
-    from conftest import ROOT
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
     assert out.stdout.strip() == "False", out.stderr
@@ -255,3 +254,25 @@ def test_a_gone_pixel_stays_gone_through_tiny_interpolation_weights() -> None:
         out = comb(np.full((h, w, 3), 10.0 * t, np.float32), everywhere)
         np.testing.assert_allclose(out[:, :32], 10.0 * (t + 1) / 2, rtol=1e-5)   # frames 1..t
         np.testing.assert_allclose(out[:, 33:50], (1000.0 + 10.0 * t * (t + 1) / 2) / (t + 1), rtol=1e-5)
+
+
+def test_small_and_thin_frames_get_a_flow_and_a_combine() -> None:
+    # OpenCV's DIS refuses frames under 12 px and crashed the process on short wide ones (12×50, 20×200):
+    # run in a child so a crash fails this test instead of ending the run
+    code = """
+import numpy as np
+from painterly import temporal
+rng = np.random.default_rng(0)
+for h, w in [(1, 1), (3, 2), (12, 50), (20, 200), (31, 64), (200, 12)]:
+    motion, comb = temporal.Motion("fast"), temporal.Temporal(4, interpolation="linear")
+    for t in range(4):
+        frame = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+        step = motion(frame)
+        assert step is None or (step.backward.shape == (h, w, 2) and step.mask.shape == (h, w)), (h, w)
+        out = comb(frame.astype(np.float32), step)
+        assert out.shape == (h, w, 3) and np.isfinite(out).all()
+print("ok")
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))
+    assert p.returncode == 0 and p.stdout.strip() == "ok", (p.returncode, p.stderr[-2000:])

@@ -77,6 +77,11 @@ def gray(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(u8), cv2.COLOR_RGB2GRAY)
 
 
+# OpenCV's DIS refuses frames under 12 px and (5.1, measured) crashes the process on frames under 32 px
+# high and wider than ~50; smaller frames are padded (edge pixels repeated) to this and the flow cropped.
+_DIS_MIN = 32
+
+
 class FlowEstimator:
     """DIS optical flow (OpenCV) between grey frames; ``preset`` ultrafast | fast | fine | medium."""
 
@@ -92,7 +97,13 @@ class FlowEstimator:
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Flow from grey frame a to grey frame b: a(x) ≈ b(x + f(x)); H×W×2 float32."""
-        return self.dis.calc(a, b, None)
+        h, w = a.shape[:2]
+        if h >= _DIS_MIN and w >= _DIS_MIN:
+            return self.dis.calc(a, b, None)
+        cv2 = _cv2()
+        pad = (0, max(0, _DIS_MIN - h), 0, max(0, _DIS_MIN - w))
+        a, b = (cv2.copyMakeBorder(g, *pad, cv2.BORDER_REPLICATE) for g in (a, b))
+        return np.ascontiguousarray(self.dis.calc(a, b, None)[:h, :w])
 
 
 _GRIDS: dict[tuple[int, int], np.ndarray] = {}
