@@ -176,7 +176,8 @@ def test_a_command_loads_only_its_own_cli_module() -> None:
     assert "--style" in p.stdout
     assert p.stdout.strip().splitlines()[-1] == "['painterly.cli.common', 'painterly.cli.stylize']", p.stderr
     p = run("--help")
-    for command in ("stylize", "styles", "serve", "video", "translate", "evaluate", "weights", "train", "export"):
+    for command in ("stylize", "styles", "serve", "video", "translate", "evaluate", "weights", "train",
+                    "export"):
         assert f"  {command} " in p.stdout
     assert "painterly.cli.train" in p.stdout.strip().splitlines()[-1]
     p = run("weights", "list")

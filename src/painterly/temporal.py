@@ -173,7 +173,8 @@ def occlusion_mask(backward: np.ndarray, forward: np.ndarray, pos: np.ndarray | 
     if pos is None:
         pos = cv2.add(grid(h, w), backward, dst=S("pos", f2))
     # forward flow at the matched point of t−1
-    fwd_at = cv2.remap(forward, pos, None, cv2.INTER_LINEAR, dst=S("fwd_at", f2), borderMode=cv2.BORDER_REPLICATE)
+    fwd_at = cv2.remap(forward, pos, None, cv2.INTER_LINEAR, dst=S("fwd_at", f2),
+                       borderMode=cv2.BORDER_REPLICATE)
 
     def norm2(v: np.ndarray, name: str) -> np.ndarray:  # |v|² of a 2-channel field, as one channel
         sq = cv2.multiply(v, v, dst=S("sq", f2))
@@ -184,8 +185,9 @@ def occlusion_mask(backward: np.ndarray, forward: np.ndarray, pos: np.ndarray | 
     rhs = cv2.addWeighted(b2, 0.01, norm2(fwd_at, "f2"), 0.01, 0.5, dst=S("rhs", f1))
     ok = cv2.compare(s2, rhs, cv2.CMP_LE, dst=S("ok", f1, u8))
     # central differences (np.gradient's interior; the border rows/columns use replicate, not one-sided)
-    gx = cv2.Sobel(backward, cv2.CV_32F, 1, 0, dst=S("gx", f2), ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
-    gy = cv2.Sobel(backward, cv2.CV_32F, 0, 1, dst=S("gy", f2), ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
+    rep = cv2.BORDER_REPLICATE
+    gx = cv2.Sobel(backward, cv2.CV_32F, 1, 0, dst=S("gx", f2), ksize=1, scale=0.5, borderType=rep)
+    gy = cv2.Sobel(backward, cv2.CV_32F, 0, 1, dst=S("gy", f2), ksize=1, scale=0.5, borderType=rep)
     grad2 = cv2.add(norm2(gx, "gx2"), norm2(gy, "gy2"), dst=S("grad2", f1))
     smooth = cv2.compare(grad2, cv2.addWeighted(b2, 0.01, b2, 0.0, 0.002, dst=rhs), cv2.CMP_LE,
                          dst=S("smooth", f1, u8))
@@ -260,9 +262,9 @@ def _identity(h: int, w: int) -> np.ndarray:
 
 @dataclass
 class _Slab:
-    """The tracks of two past frames in one H×W×4 array, (x₀, y₀, x₁, y₁): where each pixel of the current
-    frame is in either frame; x far negative where it was not visible all the way from there to now.
-    Two per array because OpenCV's 4-channel float remap composes both at once and interpolates at the
+    """The tracks of two past frames in one H×W×4 array, (x₀, y₀, x₁, y₁): where each pixel of the
+    current frame is in either frame; x far negative where it was not visible all the way from there to
+    now. Two per array because OpenCV's 4-channel float remap composes both at once and interpolates at the
     exact positions; its 2-channel path rounds the positions to 1/32 px (measured: errors up to 1/64 px a
     step, which would add up along a track)."""
 
