@@ -303,7 +303,7 @@ class Temporal:
     history: deque[_Past] = field(default_factory=deque)
     _shape: tuple[int, int] = (0, 0)
     _free: list[np.ndarray] = field(default_factory=list)
-    _scratch: dict[str, np.ndarray] = field(default_factory=dict)
+    _scratch: Scratch = field(default_factory=Scratch)
 
     def __post_init__(self) -> None:
         if self.window < 1:
@@ -320,7 +320,7 @@ class Temporal:
         y = np.ascontiguousarray(stylised, np.float32)
         h, w = y.shape[:2]
         if (h, w) != self._shape:
-            self._shape, self._free, self._scratch = (h, w), [], {}
+            self._shape, self._free, self._scratch = (h, w), [], Scratch()
         if step is None or step.cut or step.mask.shape != (h, w):
             self.history.clear()
         elif self.history:
@@ -371,11 +371,8 @@ class Temporal:
             self._free.append(a)
 
     def _tmp(self, name: str, channels: int) -> np.ndarray:
-        """A named scratch array, reused every frame (its contents do not survive the frame)."""
-        a = self._scratch.get(name)
-        if a is None:
-            a = self._scratch[name] = np.empty((*self._shape, channels), np.float32)
-        return a
+        """A named H×W×channels scratch array (its contents do not survive the frame)."""
+        return self._scratch(name, (*self._shape, channels))
 
     def _compose(self, step: Step, h: int, w: int) -> None:
         # a pixel x of frame t was at x + b(x) in t−1, which was at track(x + b(x)) in t−k; where this

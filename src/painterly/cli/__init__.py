@@ -26,10 +26,15 @@ COMMAND_MODULE = {"stylize": "stylize", "styles": "weights", "weights": "weights
                   "evaluate": "pix2pix"}
 
 
+def _words(argv: list[str]) -> list[str]:
+    """The command (and subcommand) words of ``argv``: the root takes no option values."""
+    return [a for a in argv if not a.startswith("-")]
+
+
 def register(argv: list[str] | None = None) -> typer.Typer:
     """Import the command module ``argv`` runs (all of them for anything else: help, typos) -> the app."""
-    first = argv[0] if argv else None
-    names = (COMMAND_MODULE[first],) if first in COMMAND_MODULE else MODULES
+    words = _words(argv or [])
+    names = (COMMAND_MODULE[words[0]],) if words and words[0] in COMMAND_MODULE else MODULES
     for name in names:
         importlib.import_module(f"{__name__}.{name}")
     from .common import app as root
@@ -49,7 +54,7 @@ TORCH_COMMANDS = ("train", "translate", "evaluate", "export")
 
 def _check_torch(argv: list[str]) -> None:
     """Missing torch is the first thing a torch command reports: before options, files or weights."""
-    words = [a for a in argv if not a.startswith("-")]
+    words = _words(argv)
     if words and words[0] in TORCH_COMMANDS and not {"-h", "--help"} & set(argv):
         from ..methods import require_torch
 
