@@ -259,6 +259,16 @@ def test_bad_input_is_one_line_and_no_output(tmp_path: Path, kind: str) -> None:
     assert not list(tmp_path.glob(".*part*"))
 
 
+def test_an_unknown_flow_preset_is_one_line_and_no_output(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "in.mp4", [np.zeros((32, 32, 3), np.uint8)] * 2, audio=False)
+    out = tmp_path / "out.mp4"
+    p = run_cli("video", src, "--style", "style3", "--method", "fast", "--flow-preset", "slow", "-o", out)
+    assert p.returncode == 2
+    assert_one_line_error(p)
+    assert "balanced" in p.stderr                      # the line names the presets there are
+    assert not out.exists()
+
+
 def test_gatys_flow_warm_start_and_temporal_loss(tmp_path: Path, random_vgg_file: Any) -> None:
     """Ruder et al.: later frames start from the warped previous result, take --next-steps, and the
     temporal loss pulls the result towards it on visible pixels."""

@@ -22,7 +22,7 @@ and so brings b into a's pixel grid. The flow of frame t back to t−1 is the *b
   pixels every frame and blur them a little more each time; here no pixel is ever resampled twice and
   the fresh frame is always part of the average (it re-anchors the result, no drift).
   Averaging n frames whose fine texture differs (what a feed-forward net's flicker is) lowers that
-  texture's contrast, so the high-pass part of the average (average − Gaussian(σ=2)) is scaled back to the
+  texture's contrast, so the high-pass part of the average (average − Gaussian(σ=1.5)) is scaled back to the
   fresh frame's high-pass energy (one gain per frame, between 1 and √n per pixel, n = frames averaged
   there) — the variance-preserving blend of Heitz & Neyret 2018 with a measured rather than assumed gain.
 """
@@ -39,11 +39,14 @@ from .errors import PainterlyError
 
 # name -> (OpenCV DIS preset, setter overrides). "fine" is DIS's fast preset carried one pyramid level
 # further (flow estimated at half rather than quarter resolution) with fewer iterations per level: on the
-# benchmark zoom (256²) its end-point error is 0.14 px against fast's 0.33 (medium: 0.09) at about twice fast's
-# time and half medium's (benchmarks/RESULTS.md).
+# benchmark zoom (256²) its end-point error is 0.15 px against fast's 0.36 (medium: 0.11) at about twice fast's
+# time and a quarter of medium's. "balanced" (the video default) is fine with its patches 6 px apart instead
+# of 4: end-point error 0.17 px at ~1.5× fast's time (benchmarks/RESULTS.md, fourth pass).
 PRESETS: dict[str, tuple[int, dict[str, int]]] = {
     "ultrafast": (0, {}),
     "fast": (1, {}),
+    "balanced": (1, {"FinestScale": 1, "GradientDescentIterations": 4, "VariationalRefinementIterations": 2,
+                     "PatchStride": 6}),
     "fine": (1, {"FinestScale": 1, "GradientDescentIterations": 4, "VariationalRefinementIterations": 2}),
     "medium": (2, {}),
 }
@@ -80,10 +83,14 @@ def gray(frame: np.ndarray) -> np.ndarray:
 # OpenCV's DIS refuses frames under 12 px and (5.1, measured) crashes the process on frames under 32 px
 # high and wider than ~50; smaller frames are padded (edge pixels repeated) to this and the flow cropped.
 _DIS_MIN = 32
+# "balanced" and "fine" stop one pyramid level finer than DIS's fast preset with a shorter search; on frames
+# under this many px (shorter side) that level is too small for it (measured, 3 px pan at 48 px: end-point
+# error 1.3 px against fast's 0.01; at 128 px balanced is the better), so small frames get the fast preset.
+_FINE_MIN = 96
 
 
 class FlowEstimator:
-    """DIS optical flow (OpenCV) between grey frames; ``preset`` ultrafast | fast | fine | medium."""
+    """DIS optical flow (OpenCV) between grey frames; ``preset`` one of ``PRESETS``."""
 
     def __init__(self, preset: str = "medium") -> None:
         if preset not in PRESETS:
@@ -94,16 +101,18 @@ class FlowEstimator:
         self.dis = cv2.DISOpticalFlow_create(base)
         for name, value in overrides.items():
             getattr(self.dis, "set" + name)(value)
+        self.small = cv2.DISOpticalFlow_create(PRESETS["fast"][0]) if "FinestScale" in overrides else None
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Flow from grey frame a to grey frame b: a(x) ≈ b(x + f(x)); H×W×2 float32."""
         h, w = a.shape[:2]
+        dis = self.small if self.small is not None and min(h, w) < _FINE_MIN else self.dis
         if h >= _DIS_MIN and w >= _DIS_MIN:
-            return self.dis.calc(a, b, None)
+            return dis.calc(a, b, None)
         cv2 = _cv2()
         pad = (0, max(0, _DIS_MIN - h), 0, max(0, _DIS_MIN - w))
         a, b = (cv2.copyMakeBorder(g, *pad, cv2.BORDER_REPLICATE) for g in (a, b))
-        return np.ascontiguousarray(self.dis.calc(a, b, None)[:h, :w])
+        return np.ascontiguousarray(dis.calc(a, b, None)[:h, :w])
 
 
 _GRIDS: dict[tuple[int, int], np.ndarray] = {}
@@ -274,12 +283,19 @@ class _Slab:
 
 @dataclass
 class _Past:
-    frame: np.ndarray             # stylised frame as H×W×4 float32 (R, G, B, 1), never resampled
+    frame: np.ndarray             # stylised frame as H×W×4 uint8 (R, G, B, 255), never resampled
     slab: _Slab                   # its track: channels 2·half, 2·half + 1
     half: int
 
 
 _GONE = -1e30                     # x of a pixel that is not visible: far outside any frame
+
+
+def _u8(frame: np.ndarray) -> np.ndarray:
+    """H×W×3 uint8 (rounded from float 0..255; the nets' frames are 8-bit already, so nothing is lost)."""
+    if frame.dtype == np.uint8:
+        return np.ascontiguousarray(frame)
+    return np.clip(np.asarray(frame, np.float32) + 0.5, 0, 255).astype(np.uint8)
 
 
 @dataclass
@@ -292,17 +308,19 @@ class Temporal:
     bilinear remap per frame whose map sends the pixels this frame's mask rejects outside, where the
     constant border gives x = ``_GONE``. A pixel interpolated from any gone neighbour (with a nonzero
     weight) is then far outside every frame too: "visible all along" is "every pixel it was interpolated
-    from was visible", with no visibility channel to threshold. Each past frame carries a channel of ones
-    and is sampled with a zero border, so the fourth channel of the sum is the normaliser Σ m_k itself.
+    from was visible", with no visibility channel to threshold. Past frames are kept as 8-bit RGBA (alpha
+    255) and sampled with a zero border, so the fourth channel of the sum is 255·Σ m_k, the normaliser.
+    8-bit frames move a quarter of the bytes of float ones (the combine is memory-bound inside the
+    pipeline); the samples are rounded to whole levels before they are averaged.
     """
 
     window: int = 8
     restore: bool = True
-    sigma: float = 2.0
+    sigma: float = 1.5
     interpolation: str = "cubic"    # how the past frames are sampled: cubic | linear
     history: deque[_Past] = field(default_factory=deque)
     _shape: tuple[int, int] = (0, 0)
-    _free: list[np.ndarray] = field(default_factory=list)
+    _free: dict[str, list[np.ndarray]] = field(default_factory=dict)
     _scratch: Scratch = field(default_factory=Scratch)
 
     def __post_init__(self) -> None:
@@ -315,39 +333,44 @@ class Temporal:
         self.history.clear()
 
     def __call__(self, stylised: np.ndarray, step: Step | None) -> np.ndarray:
-        """The output frame for a fresh stylised frame (float32 H×W×3, 0..255)."""
+        """The output frame for a fresh stylised frame (H×W×3, uint8, or float 0..255 rounded to 8 bits);
+        float32 H×W×3, 0..255."""
         cv2 = _cv2()
-        y = np.ascontiguousarray(stylised, np.float32)
-        h, w = y.shape[:2]
+        y8 = _u8(stylised)
+        h, w = y8.shape[:2]
         if (h, w) != self._shape:
-            self._shape, self._free, self._scratch = (h, w), [], Scratch()
+            self._shape, self._free, self._scratch = (h, w), {}, Scratch()
         if step is None or step.cut or step.mask.shape != (h, w):
             self.history.clear()
         elif self.history:
             self._compose(step, h, w)
-        y4 = cv2.cvtColor(y, cv2.COLOR_RGB2RGBA, dst=self._take())     # float alpha is 1.0
+        y4 = cv2.cvtColor(y8, cv2.COLOR_RGB2RGBA, dst=self._take("u1"))     # alpha 255
+        y = self._tmp("fresh", 3)
+        np.copyto(y, y8)
         if not self.history:
             out = y.copy()
         else:
-            acc = self._tmp("acc", 4)                   # Σ m_k·(y, 1): channel 4 is the normaliser
+            acc = self._tmp("acc", 4)                   # Σ m_k·(y, 255): channel 4 is 255·Σ m_k
+            acc.fill(0.0)
+            cv2.accumulate(y4, acc)
             interp = cv2.INTER_CUBIC if self.interpolation == "cubic" else cv2.INTER_LINEAR
-            xy, s = self._tmp("xy", 2), self._tmp("sample", 4)
-            for k, p in enumerate(reversed(self.history)):
+            xy, s = self._tmp("xy", 2), self._scratch("sample", (h, w, 4), np.uint8)
+            for p in reversed(self.history):
                 cv2.mixChannels([p.slab.track], [xy], [2 * p.half, 0, 2 * p.half + 1, 1])
                 # gone pixels sample outside: the zero border gives (0, 0, 0, 0)
                 cv2.remap(p.frame, xy, None, interp, dst=s, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-                cv2.add(acc if k else y4, s, dst=acc)
-            norm = cv2.extractChannel(acc, 3)
-            inv = cv2.divide(1.0, norm)
-            cv2.multiply(acc, cv2.merge([inv, inv, inv, inv], dst=s), dst=acc)
+                cv2.accumulate(s, acc)
+            count = cv2.multiply(cv2.extractChannel(acc, 3), 1.0 / 255.0)
+            inv = cv2.divide(1.0, count)
             out = cv2.cvtColor(acc, cv2.COLOR_RGBA2RGB)
+            cv2.multiply(out, cv2.merge([inv, inv, inv], dst=self._tmp("inv", 3)), dst=out)
             if self.restore:
-                out = self._restore(out, y, norm)
+                out = self._restore(out, y, count)
         last = self.history[-1].slab if self.history else None
         if last is not None and not last.paired:
             # the second half of the newest slab takes this frame's identity track
             if not last.track.flags.writeable:
-                last.track = cv2.copyTo(last.track, None, dst=self._take())
+                last.track = cv2.copyTo(last.track, None, dst=self._take("f4"))
             cv2.mixChannels([grid(h, w)], [last.track], [0, 2, 1, 3])
             last.paired = True
             self.history.append(_Past(y4, last, 1))
@@ -362,16 +385,18 @@ class Temporal:
 
     # Every frame needs the same dozen full-size arrays; allocating them anew costs a page fault per 4 KiB
     # each time (measured: a third of the combine's time at 512²), so they are recycled.
-    def _take(self) -> np.ndarray | None:
-        """A free H×W×4 array (history frames and tracks rotate through these), or None: cv2 allocates."""
-        return self._free.pop() if self._free else None
+    def _take(self, kind: str) -> np.ndarray | None:
+        """A free H×W×4 array of ``kind`` (numpy's dtype.str without the byte order: "u1" history frames,
+        "f4" tracks), or None: cv2 allocates."""
+        free = self._free.get(kind)
+        return free.pop() if free else None
 
     def _give(self, a: np.ndarray) -> None:
         if a.flags.writeable and a.shape[:2] == self._shape:
-            self._free.append(a)
+            self._free.setdefault(a.dtype.str[1:], []).append(a)
 
     def _tmp(self, name: str, channels: int) -> np.ndarray:
-        """A named H×W×channels scratch array (its contents do not survive the frame)."""
+        """A named H×W×channels float32 scratch array (its contents do not survive the frame)."""
         return self._scratch(name, (*self._shape, channels))
 
     def _compose(self, step: Step, h: int, w: int) -> None:
@@ -383,7 +408,7 @@ class Temporal:
         border = (_GONE, 0.0, _GONE, 0.0)
         kick = self._tmp("kick", 4)
         for slab in {id(p.slab): p.slab for p in self.history}.values():
-            t = cv2.remap(slab.track, at, None, cv2.INTER_LINEAR, dst=self._take(),
+            t = cv2.remap(slab.track, at, None, cv2.INTER_LINEAR, dst=self._take("f4"),
                           borderMode=cv2.BORDER_CONSTANT, borderValue=border)
             # a visible neighbour interpolated with a gone x by a tiny weight shrinks it: push every x (and
             # only x: a valid coordinate is never below 0) below −1 back past _GONE, so it stays outside

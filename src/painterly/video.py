@@ -121,8 +121,8 @@ class Options:
     consistency: str = "flow"
     blend: float = DEFAULT_BLEND        # blend: weight of the previous output
     window: int = 8                     # flow: frames averaged (fresh one included)
-    flow_preset: str = "fast"           # DIS preset: ultrafast | fast | fine | medium (fine, medium: also
-                                        # cubic sampling of the past frames — the quality settings)
+    flow_preset: str = "balanced"       # DIS preset: ultrafast | fast | balanced | fine | medium (fine,
+                                        # medium: also cubic sampling of the past frames)
     temporal_weight: float = 1e3        # gatys: Ruder's short-term temporal loss weight (0–255 scale, MSE)
     next_steps: int | None = None       # gatys: steps for frames after the first (None: half the steps)
     report: bool = False                # measure warping error and detail
@@ -135,6 +135,10 @@ class Options:
             raise PainterlyError(f"--smooth must be in [0, 1), got {self.blend}.")
         if self.window < 1:
             raise PainterlyError(f"--window must be at least 1 frame, got {self.window}.")
+        from .temporal import PRESETS                   # numpy only; OpenCV loads when flow runs
+        if self.flow_preset not in PRESETS:
+            raise PainterlyError(f"--flow-preset must be one of {', '.join(PRESETS)}, got "
+                                 f"{self.flow_preset!r}.")
         if not self.temporal_weight >= 0 or self.temporal_weight == float("inf"):
             raise PainterlyError(f"--temporal-weight must be a non-negative number, got {self.temporal_weight}.")
         if self.next_steps is not None and self.next_steps < 0:
@@ -191,11 +195,12 @@ class FrameStylizer:
                 out = _stylise(self.pipe, Image.fromarray(frame), size)
             finally:
                 self.pipe.method.temporal_hint = None
+        elif mode == "flow":                            # the combine keeps 8-bit frames: no float round trip
+            y8 = _stylise(self.pipe, Image.fromarray(frame), size, np.uint8)
+            out = self.combine(y8, step if fresh else None)
         else:
             y = _stylise(self.pipe, Image.fromarray(frame), size)
-            if mode == "flow":
-                out = self.combine(y, step if fresh else None)
-            elif mode == "blend" and self.opts.blend and self.prev is not None:
+            if mode == "blend" and self.opts.blend and self.prev is not None:
                 out = (1.0 - self.opts.blend) * y + self.opts.blend * self.prev
             else:
                 out = y
@@ -318,9 +323,9 @@ def _rgb(frame: Any, width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _stylise(pipe: Pipeline, frame: Image.Image, size: tuple[int, int]) -> np.ndarray:
-    """One frame through the pipeline, back at the frame size, as float32 [H, W, 3] in 0..255."""
+def _stylise(pipe: Pipeline, frame: Image.Image, size: tuple[int, int], dtype: Any = np.float32) -> np.ndarray:
+    """One frame through the pipeline, back at the frame size, as [H, W, 3] in 0..255 (float32 or uint8)."""
     result = pipe(im.Picture(frame.convert("RGB"), None, None)).image
     if result.size != size:
         result = result.resize(size, Image.Resampling.LANCZOS)
-    return np.asarray(result, dtype=np.float32)
+    return np.asarray(result, dtype=dtype)
