@@ -22,8 +22,8 @@ and so brings b into a's pixel grid. The flow of frame t back to t−1 is the *b
   pixels every frame and blur them a little more each time; here no pixel is ever resampled twice and
   the fresh frame is always part of the average (it re-anchors the result, no drift).
   Averaging n frames whose fine texture differs (what a feed-forward net's flicker is) lowers that
-  texture's contrast, so the high-pass part of the average (average − Gaussian(σ=1.5)) is scaled back to the
-  fresh frame's high-pass energy (one gain per frame, between 1 and √n per pixel, n = frames averaged
+  texture's contrast, so the high-pass part of the average (average − Gaussian(σ=1.5)) is scaled back to
+  the fresh frame's high-pass energy (one gain per frame, between 1 and √n per pixel, n = frames averaged
   there) — the variance-preserving blend of Heitz & Neyret 2018 with a measured rather than assumed gain.
 """
 
@@ -39,8 +39,8 @@ from .errors import PainterlyError
 
 # name -> (OpenCV DIS preset, setter overrides). "fine" is DIS's fast preset carried one pyramid level
 # further (flow estimated at half rather than quarter resolution) with fewer iterations per level: on the
-# benchmark zoom (256²) its end-point error is 0.15 px against fast's 0.36 (medium: 0.11) at about twice fast's
-# time and a quarter of medium's. "balanced" (the video default) is fine with its patches 6 px apart instead
+# benchmark zoom (256²) its end-point error is 0.15 px against fast's 0.36 (medium: 0.11) at about twice
+# fast's time and a quarter of medium's. "balanced" (the video default) is fine with its patches 6 px apart instead
 # of 4: end-point error 0.17 px at ~1.5× fast's time (benchmarks/RESULTS.md, fourth pass).
 PRESETS: dict[str, tuple[int, dict[str, int]]] = {
     "ultrafast": (0, {}),

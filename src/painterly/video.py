@@ -323,7 +323,8 @@ def _rgb(frame: Any, width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _stylise(pipe: Pipeline, frame: Image.Image, size: tuple[int, int], dtype: Any = np.float32) -> np.ndarray:
+def _stylise(pipe: Pipeline, frame: Image.Image, size: tuple[int, int],
+             dtype: Any = np.float32) -> np.ndarray:
     """One frame through the pipeline, back at the frame size, as [H, W, 3] in 0..255 (float32 or uint8)."""
     result = pipe(im.Picture(frame.convert("RGB"), None, None)).image
     if result.size != size:
