@@ -40,8 +40,8 @@ from .errors import PainterlyError
 # name -> (OpenCV DIS preset, setter overrides). "fine" is DIS's fast preset carried one pyramid level
 # further (flow estimated at half rather than quarter resolution) with fewer iterations per level: on the
 # benchmark zoom (256²) its end-point error is 0.15 px against fast's 0.36 (medium: 0.11) at about twice
-# fast's time and a quarter of medium's. "balanced" (the video default) is fine with its patches 6 px apart instead
-# of 4: end-point error 0.17 px at ~1.5× fast's time (benchmarks/RESULTS.md, fourth pass).
+# fast's time and a quarter of medium's. "balanced" (the video default) is fine with its patches 6 px
+# apart instead of 4: end-point error 0.17 px at ~1.5× fast's time (benchmarks/RESULTS.md, fourth pass).
 PRESETS: dict[str, tuple[int, dict[str, int]]] = {
     "ultrafast": (0, {}),
     "fast": (1, {}),
