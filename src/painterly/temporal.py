@@ -310,8 +310,8 @@ class Temporal:
     weight) is then far outside every frame too: "visible all along" is "every pixel it was interpolated
     from was visible", with no visibility channel to threshold. Past frames are kept as 8-bit RGBA (alpha
     255) and sampled with a zero border, so the fourth channel of the sum is 255·Σ m_k, the normaliser.
-    8-bit frames move a quarter of the bytes of float ones (the combine is memory-bound inside the
-    pipeline); the samples are rounded to whole levels before they are averaged.
+    8-bit frames move a quarter of the bytes of float ones (measured at 512²: 1–3.5 ms a frame less inside
+    the pipeline, nothing standalone); the samples are rounded to whole levels before they are averaged.
     """
 
     window: int = 8
