@@ -78,6 +78,24 @@ def test_dis_flow_and_mask_on_a_real_pan() -> None:
     assert step.mask[:, :-8].mean() > 0.9
 
 
+def test_the_two_flow_directions_side_by_side_equal_them_one_by_one() -> None:
+    # Motion runs the forward flow on a second thread; the step must be what the plain sequence gives
+    frames = pan(4, 3, 128)
+    motion = temporal.Motion("balanced")
+    steps = [motion(f) for f in frames]
+    grey = [temporal.gray(f) for f in frames]
+    flow = temporal.FlowEstimator("balanced")
+    for t in (1, 2, 3):
+        step = steps[t]
+        assert step is not None
+        back, fwd = flow(grey[t], grey[t - 1]), flow(grey[t - 1], grey[t])
+        assert np.array_equal(step.backward, back)
+        pos = temporal.grid(128, 128) + back
+        want = temporal.occlusion_mask(back, fwd) & (np.abs(temporal.remap(grey[t - 1], pos).astype(int)
+                                                            - grey[t]) <= motion.photo_tol)
+        assert np.array_equal(step.mask, want)
+
+
 def test_scene_cut_resets_history() -> None:
     a = pan(1, 0, 48)[0]
     b = photo(48, 48, "golden_gate.jpg")               # an unrelated picture

@@ -30,6 +30,7 @@ and so brings b into a's pixel grid. The flow of frame t back to t−1 is the *b
 from __future__ import annotations
 
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,7 +225,9 @@ class Motion:
     this share of trusted pixels the frame is a scene cut."""
 
     def __init__(self, preset: str = "medium", photo_tol: float = 24.0, cut_fraction: float = 0.3) -> None:
-        self.flow = FlowEstimator(preset)
+        self.flow = FlowEstimator(preset)             # backward
+        self.flow_forward = FlowEstimator(preset)     # its own DIS object: it runs on a second thread
+        self._pool: ThreadPoolExecutor | None = None
         self.photo_tol = photo_tol
         self.cut_fraction = cut_fraction
         self.prev: np.ndarray | None = None
@@ -244,9 +247,14 @@ class Motion:
     def between(self, prev: np.ndarray, cur: np.ndarray) -> Step:
         cv2, S = _cv2(), self.scratch
         h, w = cur.shape[:2]
+        # The two directions are independent: the forward one runs on a second thread (OpenCV releases the
+        # GIL, and DIS keeps 2 cores only ~1.7x busy: both directions at 512² measured 14.6 -> 12.3 ms).
         # (no output array for DIS: it can read what it is given as an initial flow, garbage included)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="painterly-flow")
+        pending = self._pool.submit(self.flow_forward, prev, cur)
         backward = self.flow(cur, prev)
-        forward = self.flow(prev, cur)
+        forward = pending.result()
         pos = cv2.add(grid(h, w), backward, dst=S("pos", (h, w, 2)))
         mask = occlusion_mask(backward, forward, pos, S)
         if self.photo_tol > 0:
