@@ -74,11 +74,17 @@ def _cv2() -> Any:
     return cv2
 
 
+def _u8(frame: np.ndarray) -> np.ndarray:
+    """H×W(×C) uint8 (rounded from float 0..255; the nets' frames are 8-bit already, so nothing is lost)."""
+    if frame.dtype == np.uint8:
+        return np.ascontiguousarray(frame)
+    return np.clip(np.asarray(frame, np.float32) + 0.5, 0, 255).astype(np.uint8)
+
+
 def gray(frame: np.ndarray) -> np.ndarray:
     """H×W×3 RGB (uint8 or float 0..255) -> H×W uint8 luminance (OpenCV weights)."""
     cv2 = _cv2()
-    u8 = frame if frame.dtype == np.uint8 else np.clip(frame + 0.5, 0, 255).astype(np.uint8)
-    return cv2.cvtColor(np.ascontiguousarray(u8), cv2.COLOR_RGB2GRAY)
+    return cv2.cvtColor(_u8(frame), cv2.COLOR_RGB2GRAY)
 
 
 # OpenCV's DIS refuses frames under 12 px and (5.1, measured) crashes the process on frames under 32 px
@@ -297,13 +303,6 @@ class _Past:
 
 
 _GONE = -1e30                     # x of a pixel that is not visible: far outside any frame
-
-
-def _u8(frame: np.ndarray) -> np.ndarray:
-    """H×W×3 uint8 (rounded from float 0..255; the nets' frames are 8-bit already, so nothing is lost)."""
-    if frame.dtype == np.uint8:
-        return np.ascontiguousarray(frame)
-    return np.clip(np.asarray(frame, np.float32) + 0.5, 0, 255).astype(np.uint8)
 
 
 @dataclass
